@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The store interface shared by the IMAP and the Maildir backends. */
+#ifndef MAILSYNC_STORE_H
+#define MAILSYNC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "flags.h"
+#include "util.h"
+
+struct cfg_account;
+struct cfg_channel;
+
+/* Everything two-sided is indexed by side. */
+enum side {
+	SIDE_REMOTE = 0,
+	SIDE_LOCAL = 1,
+};
+#define SIDE_OTHER(s) ((enum side)(1 - (s)))
+
+/*
+ * Folder names between the engine and the stores are canonical: UTF-8, with
+ * '/' as the hierarchy separator and "INBOX" for the inbox, whatever the
+ * server's delimiter or the Maildir layout.  Each backend maps them.
+ */
+struct folder_info {
+	char *name;
+	bool noselect;	/* exists only as a parent; holds no messages */
+};
+
+struct folder_list {
+	struct folder_info *v;
+	size_t n, cap;
+};
+void folder_list_free(struct folder_list *l);
+/* Index of name in l, or -1. */
+long folder_list_find(const struct folder_list *l, const char *name);
+
+struct folder_status {
+	uint32_t uidvalidity;	/* remote only; 0 for Maildir */
+	uint32_t uidnext;	/* remote only */
+	uint64_t highestmodseq;	/* remote only; 0 without CONDSTORE */
+	uint32_t exists;	/* number of messages */
+};
+
+/*
+ * One message as listed.  Remote messages have uid != 0 and name == NULL;
+ * local ones have name (the unique part of the file name, before ":2,")
+ * and file (its path relative to the folder directory, e.g. "cur/NAME:2,S").
+ */
+struct msg {
+	uint32_t uid;
+	char *name;
+	char *file;
+	struct flags flags;
+	uint64_t size;	/* wire size (CRLF line ends) if has_details or remote */
+	int64_t date;	/* INTERNALDATE / file mtime, Unix time; 0 if unknown */
+	char *msgid;	/* Message-ID header value if has_details, may be NULL */
+	bool has_details;
+};
+void msg_free(struct msg *m);
+
+struct msg_list {
+	struct msg *v;
+	size_t n, cap;
+};
+void msg_list_free(struct msg_list *l);
+
+/* One flag change for store_ops.set_flags. */
+struct flag_change {
+	struct msg *msg;	/* its flags (and file, locally) are updated */
+	struct flags to;	/* the complete new set */
+};
+
+struct store;
+
+/*
+ * Contract common to every member: return 0 on success, or -1 with e set to
+ * a message naming the operation, the folder and the cause (syscall + path,
+ * or IMAP command + the server's text).  ERR_TEMP marks failures worth a
+ * retry later (connection lost, server unreachable); ERR_FAIL the rest.
+ * The message-level calls act on the folder chosen by the last select.
+ */
+struct store_ops {
+	/* Connect and authenticate (IMAP), or check/create the root (Maildir).
+	 * create_root: whether a missing Maildir root may be created. */
+	int (*open)(struct store *s, bool create_root, struct err *e);
+	/* Release everything; *sp becomes NULL. Safe on a half-open store. */
+	void (*close)(struct store **sp);
+
+	/* Every folder on this side, canonical names, sorted by strcmp. */
+	int (*list_folders)(struct store *s, struct folder_list *out,
+	    struct err *e);
+	/* Create a folder (and its missing parents). Exists already: OK. */
+	int (*create_folder)(struct store *s, const char *name, struct err *e);
+	/* Remove an empty folder. */
+	int (*delete_folder)(struct store *s, const char *name, struct err *e);
+
+	/* Open a folder for the message calls below; out may be NULL.  A folder
+	 * that does not exist is an error (never an empty listing). */
+	int (*select)(struct store *s, const char *name,
+	    struct folder_status *out, struct err *e);
+	/* Every message of the selected folder: ids, flags, date, and for the
+	 * remote side the size.  out is appended to; the caller frees it. */
+	int (*list)(struct store *s, struct msg_list *out, struct err *e);
+	/* Fill size, msgid and has_details for msgs[0..n) (batched). */
+	int (*details)(struct store *s, struct msg **msgs, size_t n,
+	    struct err *e);
+	/* The message's content with LF line ends (disk form), into out
+	 * (appended).  Marks nothing as seen. */
+	int (*fetch)(struct store *s, const struct msg *m, struct buf *out,
+	    struct err *e);
+	/* Store a new message from disk-form content with flags and date.
+	 * On success *out describes it (uid or name+file, flags, size).  The
+	 * Maildir side uses out->name as the unique name if it is set, so a
+	 * journal can record it beforehand. */
+	int (*append)(struct store *s, const char *data, size_t len,
+	    const struct flags *fl, int64_t date, struct msg *out,
+	    struct err *e);
+	/* Set the complete flag set of each message; batched (IMAP: one
+	 * UID STORE per distinct change over a UID set). */
+	int (*set_flags)(struct store *s, struct flag_change *v, size_t n,
+	    struct err *e);
+	/* Remove these messages for good: IMAP marks them \Deleted and
+	 * UID EXPUNGEs exactly these UIDs (never a plain EXPUNGE); Maildir
+	 * unlinks and fsyncs the directory. */
+	int (*remove)(struct store *s, struct msg **msgs, size_t n,
+	    struct err *e);
+};
+
+struct store {
+	const struct store_ops *ops;
+	enum side side;
+	const char *label;	/* "remote"/"local" + channel, for messages */
+};
+
+/* Backends.  The config objects must outlive the store. */
+struct store *imap_store_new(const struct cfg_account *acct,
+    const char *label);
+struct store *maildir_store_new(const struct cfg_channel *ch,
+    const char *label);
+
+/* A fresh Maildir unique name ("<sec>.M<usec>P<pid>Q<n>.<host>"). */
+char *maildir_unique_name(void);
+
+#endif

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Allocation, buffers, string lists and small message helpers. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "util.h"
+
+static void
+oom(void)
+{
+	fputs("mailsync: out of memory\n", stderr);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return p;
+}
+
+void
+xgrow(void *array_ptr, size_t *cap, size_t need, size_t size)
+{
+	void **array = array_ptr;
+	size_t ncap = *cap ? *cap : 8;
+
+	if (need <= *cap)
+		return;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > SIZE_MAX / size)
+		oom();
+	*array = xrealloc(*array, ncap * size);
+	*cap = ncap;
+}
+
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	xgrow(&b->data, &b->cap, b->len + n + 1, 1);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_addc(struct buf *b, char c)
+{
+	buf_add(b, &c, 1);
+}
+
+void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	buf_add(b, p, (size_t)n);
+	free(p);
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+strv_add(struct strv *s, const char *str)
+{
+	strv_add_owned(s, xstrdup(str));
+}
+
+void
+strv_add_owned(struct strv *s, char *str)
+{
+	xgrow(&s->v, &s->cap, s->n + 1, sizeof(*s->v));
+	s->v[s->n++] = str;
+}
+
+bool
+strv_contains(const struct strv *s, const char *str)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], str) == 0)
+			return true;
+	return false;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+strv_sort(struct strv *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+}
+
+void
+strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+void
+crlf_to_lf(struct buf *out, const char *p, size_t n)
+{
+	size_t start = 0;
+
+	xgrow(&out->data, &out->cap, out->len + n + 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
+			buf_add(out, p + start, i - start);
+			start = i + 1;
+		}
+	}
+	buf_add(out, p + start, n - start);
+}
+
+void
+lf_to_crlf(struct buf *out, const char *p, size_t n)
+{
+	size_t start = 0;
+
+	xgrow(&out->data, &out->cap, out->len + n + n / 16 + 2, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {
+			buf_add(out, p + start, i - start);
+			buf_add(out, "\r\n", 2);
+			start = i + 1;
+		}
+	}
+	buf_add(out, p + start, n - start);
+}
+
+uint64_t
+wire_size(const char *p, size_t n)
+{
+	uint64_t size = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			size++;
+	return size;
+}
+
+char *
+header_message_id(const char *p, size_t n)
+{
+	size_t i = 0, limit = n < 8192 ? n : 8192;
+	struct buf v = { 0 };
+
+	while (i < limit) {
+		size_t eol = i;
+
+		while (eol < limit && p[eol] != '\n')
+			eol++;
+		if (eol == i || (eol == i + 1 && p[i] == '\r'))
+			break;	/* end of headers */
+		if (eol - i > 11 && strncasecmp(p + i, "message-id:", 11) == 0) {
+			size_t j = i + 11;
+
+			for (;;) {
+				for (; j < eol; j++)
+					if (p[j] != '\r')
+						buf_addc(&v, p[j]);
+				/* folded continuation lines belong to the value */
+				if (eol + 1 < limit &&
+				    (p[eol + 1] == ' ' || p[eol + 1] == '\t')) {
+					j = eol + 1;
+					eol = j;
+					while (eol < limit && p[eol] != '\n')
+						eol++;
+					continue;
+				}
+				break;
+			}
+			break;
+		}
+		i = eol + 1;
+	}
+	if (v.data == NULL)
+		return NULL;
+	/* keep only the <...> token, without surrounding blanks */
+	{
+		char *lt = strchr(v.data, '<'), *gt;
+		char *res = NULL;
+
+		if (lt && (gt = strchr(lt, '>')) != NULL)
+			res = xstrndup(lt, (size_t)(gt - lt + 1));
+		else {
+			char *s = v.data;
+			size_t len;
+
+			while (*s == ' ' || *s == '\t')
+				s++;
+			len = strlen(s);
+			while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+				len--;
+			if (len)
+				res = xstrndup(s, len);
+		}
+		buf_free(&v);
+		return res;
+	}
+}
+
+void
+sha256_hex(const void *p, size_t n, char hex_out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < 32; i++)
+		snprintf(hex_out + 2 * i, 3, "%02x", md[i]);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Allocation that aborts on exhaustion, growable buffers and string lists. */
+#ifndef MAILSYNC_UTIL_H
+#define MAILSYNC_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocators: never return NULL; out of memory aborts the process. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Grow *array (of *cap elements of size) so that it holds at least need. */
+void xgrow(void *array_ptr, size_t *cap, size_t need, size_t size);
+
+/* A growable byte buffer; data is always NUL-terminated (not counted). */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_addc(struct buf *b, char c);
+void buf_adds(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void buf_reset(struct buf *b);
+/* Free the storage; b is left empty and reusable. */
+void buf_free(struct buf *b);
+
+/* A growable list of owned strings. */
+struct strv {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+void strv_add(struct strv *s, const char *str);	/* copies str */
+void strv_add_owned(struct strv *s, char *str);	/* takes str */
+bool strv_contains(const struct strv *s, const char *str);
+void strv_sort(struct strv *s);
+void strv_free(struct strv *s);
+
+/* Line endings: CRLF -> LF (wire to disk) and LF -> CRLF (disk to wire). */
+void crlf_to_lf(struct buf *out, const char *p, size_t n);
+void lf_to_crlf(struct buf *out, const char *p, size_t n);
+/* Size of p once every bare LF becomes CRLF (the IMAP RFC822.SIZE). */
+uint64_t wire_size(const char *p, size_t n);
+
+/* The Message-ID header value of a message (LF or CRLF), or NULL; unfolded,
+ * angle brackets included, at most the first 8 KiB of headers searched. */
+char *header_message_id(const char *p, size_t n);
+
+/* Lowercase hex SHA-256 of p (65 bytes incl. NUL into hex_out). */
+void sha256_hex(const void *p, size_t n, char hex_out[65]);
+
+#endif
