@@ -88,13 +88,31 @@ err_exitcode(enum err_code code)
 	return 1;
 }
 
+static int
+err_rank(enum err_code c)
+{
+	/*
+	 * A safety refusal needs the user's decision, so it outranks a plain
+	 * failure; "try again later" (75) is only reported when nothing worse
+	 * happened, as cron wrappers treat it as harmless.
+	 */
+	switch (c) {
+	case ERR_OK:
+		return 0;
+	case ERR_TEMP:
+		return 1;
+	case ERR_FAIL:
+		return 2;
+	case ERR_CONFIG:
+		return 3;
+	case ERR_SAFETY:
+		return 4;
+	}
+	return 2;
+}
+
 enum err_code
 err_worst(enum err_code a, enum err_code b)
 {
-	/*
-	 * A safety refusal outranks a plain failure (the user must act), and
-	 * a temporary failure outranks both only when nothing else happened,
-	 * which callers handle; here the enum order is the severity order.
-	 */
-	return a > b ? a : b;
+	return err_rank(a) >= err_rank(b) ? a : b;
 }

@@ -4,8 +4,8 @@
 #define MAILSYNC_ERR_H
 
 /*
- * Error classes, from least to most severe for the exit status.  main.c maps
- * the worst class seen to the exit codes of SPEC.md section 2.
+ * Error classes.  main.c maps the worst class seen (err_worst: safety >
+ * config > failure > temporary) to the exit codes of SPEC.md section 2.
  */
 enum err_code {
 	ERR_OK = 0,

@@ -42,40 +42,45 @@ struct plan_input {
 };
 
 enum plan_kind {
-	/* Copy msgs[other][src] to side `side` with `flags`; record a pair. */
+	/* Copy msgs[other side][idx[other side]] to side `side` with `flags`;
+	 * on success the executor records the new pair (and drops the
+	 * intent it journaled for the copy) in one transaction. */
 	PLAN_COPY,
-	/* msgs[REMOTE][idx[REMOTE]] and msgs[LOCAL][idx[LOCAL]] are one
-	 * message (first run, crash recovery, UIDVALIDITY change): record a
-	 * pair with `flags`; FLAGS actions may follow for each side. */
-	PLAN_PAIR,
 	/* Set msgs[side][idx[side]]'s flags to `flags` (from `from`). */
 	PLAN_FLAGS,
 	/* Remove msgs[side][idx[side]] for good (expunge / unlink). */
 	PLAN_DELETE,
-	/* State only, for pairs[pair]: update it to `flags`, with the side
-	 * `side` marked gone when `gone` is set; or drop it when `forget`. */
+	/* Write a pair record: pairs[pair] (or a new pair when pair is
+	 * PLAN_NONE) becomes {uid of msgs[REMOTE][idx[REMOTE]] or 0 when
+	 * idx[REMOTE] is PLAN_NONE, name of msgs[LOCAL][idx[LOCAL]] or NULL,
+	 * `flags`}; with `forget`, delete pairs[pair] instead. */
 	PLAN_STATE,
-	/* Drop intents[intent] (resolved or obsolete). */
+	/* Delete intents[intent] (resolved or obsolete). */
 	PLAN_DROP_INTENT,
 };
 
 struct plan_action {
 	enum plan_kind kind;
+	size_t group;		/* actions of one message share a group;
+				 * after a failure the executor skips the
+				 * rest of that group */
 	enum side side;		/* the side acted upon (COPY: destination) */
 	size_t idx[2];		/* msgs[side] indexes, or PLAN_NONE */
 	size_t pair;		/* pairs index, or PLAN_NONE */
 	size_t intent;		/* intents index, or PLAN_NONE */
 	struct flags flags;	/* owned */
 	struct flags from;	/* owned; PLAN_FLAGS only */
-	bool gone, forget;	/* PLAN_STATE only */
+	bool forget;		/* PLAN_STATE only */
 	const char *reason;	/* static text, for plan_format and -v */
 };
 
 struct plan {
 	struct plan_action *v;
 	size_t n, cap;
+	size_t ngroups;
 	/* Deletions the delete guard refused, per side (exit 3 unless
-	 * --force); their messages are left alone and their pairs kept. */
+	 * --force); their whole groups were left out of the plan, so the
+	 * messages and their pairs stay as they are. */
 	size_t refused[2];
 };
 
@@ -89,18 +94,23 @@ struct plan {
 int plan_build(const struct plan_input *in, struct plan *out, struct err *e);
 
 /*
- * Render the plan as stable text, one line per action, e.g.
+ * Render the plan as stable text, one line per action (format in plan.c's
+ * header comment), e.g.
  *   copy remote->local uid 7 flags S
  *   copy local->remote 1700000000.M1P2Q3.host flags FS
- *   pair uid 3 1700000000.M1P2Q3.host flags S
  *   flags remote uid 3 +S -F
  *   delete local 1700000000.M1P2Q3.host (deleted on remote)
- *   state uid 3 1700000000.M1P2Q3.host flags S
+ *   pair uid 3 1700000000.M1P2Q3.host flags S
+ *   state uid 3 - flags ST
+ *   forget uid 3 1700000000.M1P2Q3.host
  *   refused 12 deletions on remote (delete-limit 25%)
  * The same words are what --dry-run prints.
  */
 void plan_format(const struct plan_input *in, const struct plan *p,
     struct buf *out);
+/* One action's line as plan_format writes it, without the newline. */
+void plan_format_action(const struct plan_input *in,
+    const struct plan_action *a, struct buf *out);
 void plan_free(struct plan *p);
 
 #endif

@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Synchronizing one channel: folders, listings, planning and applying. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply.h"
+#include "log.h"
+#include "pattern.h"
+#include "plan.h"
+#include "state.h"
+#include "sync.h"
+
+struct chan {
+	const struct cfg_channel *ch;
+	const struct sync_opts *opts;
+	struct sync_stats *stats;
+	struct state *state;
+	struct store *store[2];
+	struct folder_list folders[2];
+	enum err_code worst;
+	struct err first;
+};
+
+static const char *const side_name[2] = { "server", "disk" };
+
+static void
+chan_fail(struct chan *c, const char *folder, const struct err *e)
+{
+	c->worst = err_worst(c->worst, e->code);
+	if (c->first.code == ERR_OK)
+		c->first = *e;
+	if (folder != NULL) {
+		c->stats->failed_folders++;
+		strv_add_owned(&c->stats->errors, xasprintf(
+		    "channel %s, folder %s: %s", c->ch->name, folder, e->msg));
+	} else {
+		strv_add_owned(&c->stats->errors, xasprintf("channel %s: %s",
+		    c->ch->name, e->msg));
+	}
+}
+
+static bool
+folder_selected(const struct cfg_channel *ch, const struct strv *only,
+    const char *name)
+{
+	if (only != NULL && only->n > 0 && !strv_contains(only, name))
+		return false;
+	return pattern_list_match(&ch->folders, name);
+}
+
+static bool
+selectable(const struct folder_list *l, const char *name)
+{
+	long i = folder_list_find(l, name);
+
+	return i >= 0 && !l->v[i].noselect;
+}
+
+static int
+cmp_u32p(const void *a, const void *b)
+{
+	uint32_t x = **(const uint32_t *const *)a, y = **(const uint32_t *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_strp(const void *a, const void *b)
+{
+	return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+/* Sorted views of the pairs' UIDs and names, to find unpaired messages. */
+struct pair_index {
+	const uint32_t **uids;
+	size_t nuids;
+	char *const **names;
+	size_t nnames;
+};
+
+static void
+pair_index_build(struct pair_index *pi, const struct state_pairs *pairs,
+    bool uids_stale)
+{
+	pi->uids = xcalloc(pairs->n + 1, sizeof(*pi->uids));
+	pi->names = xcalloc(pairs->n + 1, sizeof(*pi->names));
+	pi->nuids = pi->nnames = 0;
+	for (size_t i = 0; i < pairs->n; i++) {
+		if (pairs->v[i].uid && !uids_stale)
+			pi->uids[pi->nuids++] = &pairs->v[i].uid;
+		if (pairs->v[i].name)
+			pi->names[pi->nnames++] = &pairs->v[i].name;
+	}
+	qsort(pi->uids, pi->nuids, sizeof(*pi->uids), cmp_u32p);
+	qsort(pi->names, pi->nnames, sizeof(*pi->names), cmp_strp);
+}
+
+static bool
+pair_index_has_uid(const struct pair_index *pi, uint32_t uid)
+{
+	const uint32_t *key = &uid;
+
+	return bsearch(&key, pi->uids, pi->nuids, sizeof(*pi->uids),
+	    cmp_u32p) != NULL;
+}
+
+static bool
+pair_index_has_name(const struct pair_index *pi, char *name)
+{
+	char *const *key = &name;
+
+	return bsearch(&key, pi->names, pi->nnames, sizeof(*pi->names),
+	    cmp_strp) != NULL;
+}
+
+static void
+pair_index_free(struct pair_index *pi)
+{
+	free(pi->uids);
+	free(pi->names);
+}
+
+/*
+ * Load Message-IDs and sizes of the messages the planner may have to match
+ * (unpaired ones), and only when matching can happen: a message that is new
+ * on one side only needs no identity.
+ */
+static int
+load_details(struct chan *c, struct msg_list *ml[2],
+    const struct state_pairs *pairs, const struct state_intents *intents,
+    bool uids_stale, struct err *e)
+{
+	struct pair_index pi;
+	struct msg **todo[2];
+	size_t n[2] = { 0, 0 };
+	bool uploads = false;
+	int rc = 0;
+
+	pair_index_build(&pi, pairs, uids_stale);
+	for (size_t i = 0; i < intents->n; i++)
+		if (intents->v[i].kind == STATE_INTENT_UPLOAD)
+			uploads = true;
+	for (int s = 0; s < 2; s++)
+		todo[s] = xcalloc(ml[s]->n + 1, sizeof(*todo[s]));
+	for (size_t i = 0; i < ml[SIDE_LOCAL]->n; i++) {
+		struct msg *m = &ml[SIDE_LOCAL]->v[i];
+
+		if (!m->has_details && !pair_index_has_name(&pi, m->name))
+			todo[SIDE_LOCAL][n[SIDE_LOCAL]++] = m;
+	}
+	if (n[SIDE_LOCAL] > 0 || uploads || uids_stale) {
+		for (size_t i = 0; i < ml[SIDE_REMOTE]->n; i++) {
+			struct msg *m = &ml[SIDE_REMOTE]->v[i];
+
+			if (!m->has_details && !pair_index_has_uid(&pi, m->uid))
+				todo[SIDE_REMOTE][n[SIDE_REMOTE]++] = m;
+		}
+	}
+	for (int s = 0; s < 2 && rc == 0; s++)
+		if (n[s] > 0)
+			rc = c->store[s]->ops->details(c->store[s], todo[s],
+			    n[s], e);
+	for (int s = 0; s < 2; s++)
+		free(todo[s]);
+	pair_index_free(&pi);
+	return rc;
+}
+
+static int
+effective_direction(const struct chan *c)
+{
+	int dir = c->ch->direction;
+
+	if (c->opts->pull_only && dir == CFG_DIR_PUSH)
+		return -1;	/* nothing may flow */
+	if (c->opts->push_only && dir == CFG_DIR_PULL)
+		return -1;
+	if (c->opts->pull_only)
+		return CFG_DIR_PULL;
+	if (c->opts->push_only)
+		return CFG_DIR_PUSH;
+	return dir;
+}
+
+static void
+plan_options(const struct chan *c, struct plan_opts *po)
+{
+	int dir = effective_direction(c);
+
+	memset(po, 0, sizeof(*po));
+	po->direction = dir < 0 ? CFG_DIR_BOTH : dir;
+	po->propagate = dir < 0 ? 0 : c->ch->propagate;
+	po->expunge = c->ch->expunge;
+	po->max_size = c->ch->max_size;
+	if (c->ch->max_age > 0)
+		po->min_date = (int64_t)time(NULL) -
+		    (int64_t)c->ch->max_age * 86400;
+	po->delete_limit = c->ch->delete_limit;
+	po->force = c->opts->force;
+}
+
+static int
+sync_folder(struct chan *c, const char *folder, bool exists[2],
+    struct err *e)
+{
+	struct folder_status rst = { 0 };
+	struct state_folder sf = { 0 };
+	bool known = false;
+	struct msg_list lists[2] = { { 0 }, { 0 } };
+	struct msg_list *ml[2] = { &lists[0], &lists[1] };
+	struct state_pairs pairs = { 0 };
+	struct state_intents intents = { 0 };
+	struct plan_input in;
+	struct plan plan = { 0 };
+	int rc = -1;
+
+	for (int s = 0; s < 2; s++) {
+		struct store *st = c->store[s];
+
+		if (!exists[s])
+			continue;	/* dry run: would be created */
+		if (st->ops->select(st, folder, s == SIDE_REMOTE ? &rst : NULL,
+		    e) < 0 || st->ops->list(st, ml[s], e) < 0)
+			goto out;
+	}
+	if (exists[SIDE_REMOTE] && rst.uidvalidity == 0) {
+		err_set(e, ERR_FAIL, "server reports no valid UIDVALIDITY");
+		goto out;
+	}
+	if (state_folder_get(c->state, folder, &sf, &known, e) < 0 ||
+	    state_pairs_load(c->state, folder, &pairs, e) < 0 ||
+	    state_intents_load(c->state, folder, &intents, e) < 0)
+		goto out;
+
+	memset(&in, 0, sizeof(in));
+	in.uidvalidity_changed = known && sf.uidvalidity != 0 &&
+	    exists[SIDE_REMOTE] && sf.uidvalidity != rst.uidvalidity;
+	if (in.uidvalidity_changed)
+		log_msg(LOG_NORMAL, "%s %s: UIDVALIDITY changed (%u -> %u); "
+		    "re-pairing by Message-ID and size", c->ch->name, folder,
+		    sf.uidvalidity, rst.uidvalidity);
+	if (load_details(c, ml, &pairs, &intents, in.uidvalidity_changed,
+	    e) < 0)
+		goto out;
+
+	in.pairs = pairs.v;
+	in.npairs = pairs.n;
+	in.intents = intents.v;
+	in.nintents = intents.n;
+	for (int s = 0; s < 2; s++) {
+		in.msgs[s] = ml[s]->v;
+		in.nmsgs[s] = ml[s]->n;
+	}
+	plan_options(c, &in.opts);
+	if (plan_build(&in, &plan, e) < 0)
+		goto out;
+
+	if (c->opts->dry_run) {
+		struct buf b = { 0 };
+
+		for (size_t i = 0; i < plan.n; i++) {
+			buf_reset(&b);
+			plan_format_action(&in, &plan.v[i], &b);
+			printf("%s %s: %s\n", c->ch->name, folder,
+			    b.data ? b.data : "");
+		}
+		buf_free(&b);
+	} else {
+		struct apply_ctx ax = {
+			.store = { c->store[0], c->store[1] },
+			.state = c->state,
+			.folder = folder,
+			.channel = c->ch->name,
+			.uidnext = rst.uidnext,
+			.msgs = { ml[0], ml[1] },
+			.stats = c->stats,
+		};
+		struct state_folder nf = {
+			.uidvalidity = rst.uidvalidity,
+			.uidnext = rst.uidnext,
+			.highestmodseq = rst.highestmodseq,
+			.exists = rst.exists,
+		};
+		struct err ae = { 0 };
+		int arc = apply_plan(&ax, &in, &plan, &ae);
+
+		/* The folder record goes in even after a partial failure:
+		 * it only says which UIDVALIDITY the pairs belong to. */
+		if (state_begin(c->state, e) < 0 ||
+		    state_folder_put(c->state, folder, &nf, e) < 0 ||
+		    state_commit(c->state, e) < 0)
+			goto out;
+		if (arc < 0) {
+			/* per-message failures are already in stats */
+			c->worst = err_worst(c->worst, ae.code);
+			if (c->first.code == ERR_OK)
+				c->first = ae;
+			c->stats->failed_folders++;
+		}
+	}
+	for (int s = 0; s < 2; s++) {
+		if (plan.refused[s] == 0)
+			continue;
+		c->stats->refused[s] += plan.refused[s];
+		err_set(e, ERR_SAFETY, "refusing to delete %zu of %zu messages "
+		    "on %s (delete-limit %g%%); rerun with --force if this is "
+		    "meant", plan.refused[s], in.nmsgs[s], side_name[s],
+		    c->ch->delete_limit);
+		chan_fail(c, folder, e);
+		c->stats->failed_folders--;	/* refused, not failed */
+	}
+	rc = 0;
+out:
+	plan_free(&plan);
+	state_pairs_free(&pairs);
+	state_intents_free(&intents);
+	msg_list_free(&lists[0]);
+	msg_list_free(&lists[1]);
+	return rc;
+}
+
+/* Whether the state knows messages in any folder (for the gone-root rule). */
+static int
+state_message_count(struct chan *c, const struct strv *known, size_t *n,
+    struct err *e)
+{
+	*n = 0;
+	for (size_t i = 0; i < known->n; i++) {
+		struct state_pairs p = { 0 };
+
+		if (state_pairs_load(c->state, known->v[i], &p, e) < 0)
+			return -1;
+		*n += p.n;
+		state_pairs_free(&p);
+	}
+	return 0;
+}
+
+/*
+ * A folder the state knows vanished from side `gone`.  Never read as "all
+ * its messages were deleted" (SPEC.md section 5): unless `remove` says to
+ * propagate folder removal, it is a refusal; and even then only an empty
+ * folder is removed on the other side.
+ */
+static int
+folder_vanished(struct chan *c, const char *folder, enum side gone,
+    bool other_exists, struct err *e)
+{
+	enum side other = SIDE_OTHER(gone);
+	unsigned other_bit = other == SIDE_REMOTE ? CFG_SIDE_SERVER :
+	    CFG_SIDE_DISK;
+	struct folder_status st = { 0 };
+	struct msg_list ml = { 0 };
+
+	if (!other_exists) {
+		/* gone from both sides: forget it */
+		if (c->opts->dry_run)
+			return 0;
+		if (state_begin(c->state, e) < 0 ||
+		    state_folder_drop(c->state, folder, e) < 0 ||
+		    state_commit(c->state, e) < 0)
+			return -1;
+		return 0;
+	}
+	if (!(c->ch->remove & other_bit))
+		return err_set(e, ERR_SAFETY, "folder vanished from the %s; "
+		    "not treating that as deleted messages (set 'remove' to "
+		    "propagate folder removal, or recreate it)",
+		    side_name[gone]);
+	if (c->store[other]->ops->select(c->store[other], folder, &st, e) < 0 ||
+	    c->store[other]->ops->list(c->store[other], &ml, e) < 0) {
+		msg_list_free(&ml);
+		return -1;
+	}
+	if (ml.n > 0) {
+		err_set(e, ERR_SAFETY, "folder vanished from the %s but still "
+		    "holds %zu messages on the %s; not removing it", side_name[gone],
+		    ml.n, side_name[other]);
+		msg_list_free(&ml);
+		return -1;
+	}
+	msg_list_free(&ml);
+	if (c->opts->dry_run) {
+		printf("%s %s: remove folder on %s\n", c->ch->name, folder,
+		    side_name[other]);
+		return 0;
+	}
+	if (c->store[other]->ops->delete_folder(c->store[other], folder, e) < 0)
+		return -1;
+	log_msg(LOG_VERBOSE, "%s %s: removed folder on %s", c->ch->name,
+	    folder, side_name[other]);
+	if (state_begin(c->state, e) < 0 ||
+	    state_folder_drop(c->state, folder, e) < 0 ||
+	    state_commit(c->state, e) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+sync_one_name(struct chan *c, const char *folder, const struct strv *known)
+{
+	bool exists[2], in_state = strv_contains(known, folder);
+	struct err e = { 0 };
+
+	for (int s = 0; s < 2; s++)
+		exists[s] = selectable(&c->folders[s], folder);
+	for (int s = 0; s < 2; s++) {
+		enum side side = (enum side)s;
+
+		if (exists[s] || !in_state)
+			continue;
+		if (folder_vanished(c, folder, side, exists[1 - s], &e) < 0) {
+			chan_fail(c, folder, &e);
+			if (e.code == ERR_SAFETY)
+				c->stats->failed_folders--;
+		}
+		return 0;
+	}
+	for (int s = 0; s < 2; s++) {
+		unsigned bit = s == SIDE_REMOTE ? CFG_SIDE_SERVER :
+		    CFG_SIDE_DISK;
+
+		if (exists[s])
+			continue;
+		if (!(c->ch->create & bit)) {
+			log_msg(LOG_VERBOSE, "%s %s: not on the %s and 'create' "
+			    "does not allow creating it there; skipped",
+			    c->ch->name, folder, side_name[s]);
+			return 0;
+		}
+		if (c->opts->dry_run) {
+			printf("%s %s: create folder on %s\n", c->ch->name,
+			    folder, side_name[s]);
+			continue;
+		}
+		if (c->store[s]->ops->create_folder(c->store[s], folder,
+		    &e) < 0) {
+			chan_fail(c, folder, &e);
+			return 0;
+		}
+		log_msg(LOG_VERBOSE, "%s %s: created folder on %s", c->ch->name,
+		    folder, side_name[s]);
+		exists[s] = true;
+	}
+	c->stats->folders++;
+	if (sync_folder(c, folder, exists, &e) < 0) {
+		chan_fail(c, folder, &e);
+		return e.code == ERR_TEMP ? -1 : 0;
+	}
+	return 0;
+}
+
+static int
+open_stores(struct chan *c, const struct strv *known, struct err *e)
+{
+	size_t nmsgs;
+
+	if (state_message_count(c, known, &nmsgs, e) < 0)
+		return -1;
+	c->store[SIDE_REMOTE] = imap_store_new(c->ch->account, c->ch->name);
+	c->store[SIDE_LOCAL] = maildir_store_new(c->ch, c->ch->name);
+	/* The root is created only on a first run; once the state knows
+	 * messages a missing root means an unmounted disk, not a wish to
+	 * delete everything on the server. */
+	if (c->store[SIDE_LOCAL]->ops->open(c->store[SIDE_LOCAL],
+	    nmsgs == 0 && !c->opts->dry_run, e) < 0) {
+		if (nmsgs > 0)
+			e->code = ERR_SAFETY;
+		return -1;
+	}
+	if (c->store[SIDE_LOCAL]->ops->list_folders(c->store[SIDE_LOCAL],
+	    &c->folders[SIDE_LOCAL], e) < 0)
+		return -1;
+	if (nmsgs > 0 && c->folders[SIDE_LOCAL].n == 0)
+		return err_set(e, ERR_SAFETY, "maildir root %s is empty but the "
+		    "state knows %zu messages; refusing to sync (is the disk "
+		    "mounted?)", c->ch->maildir, nmsgs);
+	if (c->store[SIDE_REMOTE]->ops->open(c->store[SIDE_REMOTE], false,
+	    e) < 0)
+		return -1;
+	return c->store[SIDE_REMOTE]->ops->list_folders(c->store[SIDE_REMOTE],
+	    &c->folders[SIDE_REMOTE], e);
+}
+
+int
+sync_channel(const struct cfg_channel *ch, const struct strv *only,
+    const struct sync_opts *opts, struct sync_stats *stats, struct err *e)
+{
+	struct chan c = { .ch = ch, .opts = opts, .stats = stats };
+	struct strv known = { 0 }, names = { 0 };
+	int rc;
+
+	if (state_open(ch->state_dir, ch->name, opts->dry_run, &c.state,
+	    e) < 0)
+		return -1;
+	if (state_folders(c.state, &known, e) < 0 ||
+	    open_stores(&c, &known, e) < 0) {
+		chan_fail(&c, NULL, e);
+		goto out;
+	}
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < c.folders[s].n; i++)
+			if (!c.folders[s].v[i].noselect &&
+			    !strv_contains(&names, c.folders[s].v[i].name))
+				strv_add(&names, c.folders[s].v[i].name);
+	for (size_t i = 0; i < known.n; i++)
+		if (!strv_contains(&names, known.v[i]))
+			strv_add(&names, known.v[i]);
+	strv_sort(&names);
+	for (size_t i = 0; i < names.n; i++) {
+		if (!folder_selected(ch, only, names.v[i]))
+			continue;
+		if (sync_one_name(&c, names.v[i], &known) < 0)
+			break;	/* connection lost: the rest would fail too */
+	}
+out:
+	for (int s = 0; s < 2; s++) {
+		if (c.store[s] != NULL)
+			c.store[s]->ops->close(&c.store[s]);
+		folder_list_free(&c.folders[s]);
+	}
+	state_close(&c.state);
+	strv_free(&known);
+	strv_free(&names);
+	if (c.worst == ERR_OK)
+		return 0;
+	rc = err_set(e, c.worst, "%s", c.first.msg);
+	return rc;
+}
+
+int
+sync_list_folders(const struct cfg_channel *ch, const struct strv *only,
+    struct strv *out, struct err *e)
+{
+	struct store *st[2];
+	struct folder_list fl[2] = { { 0 }, { 0 } };
+	int rc = -1;
+
+	st[SIDE_REMOTE] = imap_store_new(ch->account, ch->name);
+	st[SIDE_LOCAL] = maildir_store_new(ch, ch->name);
+	if (st[SIDE_REMOTE]->ops->open(st[SIDE_REMOTE], false, e) < 0 ||
+	    st[SIDE_REMOTE]->ops->list_folders(st[SIDE_REMOTE], &fl[0], e) < 0)
+		goto out;
+	/* A Maildir root that does not exist yet simply has no folders. */
+	if (st[SIDE_LOCAL]->ops->open(st[SIDE_LOCAL], false, e) == 0 &&
+	    st[SIDE_LOCAL]->ops->list_folders(st[SIDE_LOCAL], &fl[1], e) < 0)
+		goto out;
+	err_clear(e);
+	for (int s = 0; s < 2; s++) {
+		unsigned bit = s == SIDE_REMOTE ? CFG_SIDE_DISK :
+		    CFG_SIDE_SERVER;
+
+		for (size_t i = 0; i < fl[s].n; i++) {
+			const char *name = fl[s].v[i].name;
+
+			if (fl[s].v[i].noselect ||
+			    !folder_selected(ch, only, name) ||
+			    strv_contains(out, name))
+				continue;
+			/* listed only if it exists on both sides or would be
+			 * created on the other one */
+			if (!selectable(&fl[1 - s], name) && !(ch->create & bit))
+				continue;
+			strv_add(out, name);
+		}
+	}
+	strv_sort(out);
+	rc = 0;
+out:
+	for (int s = 0; s < 2; s++) {
+		st[s]->ops->close(&st[s]);
+		folder_list_free(&fl[s]);
+	}
+	return rc;
+}

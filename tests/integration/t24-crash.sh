@@ -1,0 +1,87 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Crash safety: a kill after every state transition of a scenario with every
+# action kind, then a rerun, gives the result of an uninterrupted run; and a
+# bounded loop of random kill -9 during a pull loses and duplicates nothing.
+. "$TESTS_SRCDIR/integration/lib.sh"
+dovecot_start
+
+setflags() {	# setflags DIR ID LETTERS
+	f=$(local_file "$1" "$2")
+	base=$(basename "$f")
+	mv "$f" "$1/cur/${base%%:2,*}:2,$3"
+}
+
+# scenario USER: a synced baseline, then changes of every kind
+scenario() {
+	IMAP_USER=$1
+	M=$T/mail-$1
+	S=$T/state-$1
+	for i in 1 2 3 4 5; do seed_msg INBOX m$i; done
+	write_config "$T/c-$1.yaml"
+	sed -i "s|$T/mail\$|$M|; s|$T/state\$|$S|" "$T/c-$1.yaml"
+	"$MAILSYNC" -q -c "$T/c-$1.yaml" -a || bail "baseline sync failed"
+	seed_msg INBOX n1
+	seed_msg INBOX n2 "x" '\Seen'
+	make_msg l1 >"$M/INBOX/new/1700000001.l1.host"
+	make_msg l2 >"$M/INBOX/cur/1700000002.l2.host:2,F"
+	dadm flags add -u "$IMAP_USER" '\Flagged' mailbox INBOX header X-Test-Id m1
+	setflags "$M/INBOX" m2 S
+	dadm expunge -u "$IMAP_USER" mailbox INBOX header X-Test-Id m3
+	rm "$(local_file "$M/INBOX" m4)"
+}
+
+result() {	# both sides of the user's INBOX as one line
+	echo "server: $(server_ids INBOX) | m1 $(server_flags INBOX m1) m2 $(server_flags INBOX m2)" \
+		"disk: $(local_ids "$M/INBOX") | m1 $(local_flags "$M/INBOX" m1) m2 $(local_flags "$M/INBOX" m2)"
+}
+
+scenario ref
+"$MAILSYNC" -q -c "$T/c-ref.yaml" -a
+want=$(result)
+is "$want" "server: l1 l2 m1 m2 m5 n1 n2 | m1 \\Flagged m2 \\Seen disk: l1 l2 m1 m2 m5 n1 n2 | m1 F m2 S" "uninterrupted result"
+
+n=1
+while [ $n -le 40 ]; do
+	scenario crash$n
+	MAILSYNC_CRASH_AFTER=$n "$MAILSYNC" -q -c "$T/c-crash$n.yaml" -a
+	rc=$?
+	"$MAILSYNC" -q -c "$T/c-crash$n.yaml" -a
+	rc2=$?
+	is "$(result)" "$want" "crash after transition $n, then rerun: same result (rerun exit $rc2)"
+	[ $rc -ne 137 ] && [ $rc -ge 0 ] && break	# no crash: every step done
+	n=$((n + 1))
+done
+ok $([ $n -gt 1 ] && [ $n -le 40 ] && echo 0 || echo 1) "crashed at each of $((n - 1)) transitions"
+
+# random kill -9 during an initial pull of 2000 messages
+IMAP_USER=bulk
+seed_msg INBOX warmup
+U=$D/home/bulk/Maildir/cur
+i=0
+while [ $i -lt 2000 ]; do
+	make_msg "b$i" >"$U/$((1600000000 + i)).bulk$i.host:2,"
+	i=$((i + 1))
+done
+chown -R vmail "$D/home/bulk" 2>/dev/null
+M=$T/mail-bulk
+write_config "$T/c-bulk.yaml"
+sed -i "s|$T/mail\$|$M|; s|$T/state\$|$T/state-bulk|" "$T/c-bulk.yaml"
+k=0
+kills=0
+while [ $k -lt 8 ]; do
+	"$MAILSYNC" -q -c "$T/c-bulk.yaml" -a &
+	pid=$!
+	sleep "0.$(( (k * 37) % 9 + 1))"
+	kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+	wait $pid 2>/dev/null
+	k=$((k + 1))
+done
+"$MAILSYNC" -q -c "$T/c-bulk.yaml" -a
+is "$?" 0 "final run after $kills kills exits 0"
+files=$(find "$M/INBOX/cur" "$M/INBOX/new" -type f | wc -l)
+uniq=$(local_ids "$M/INBOX" | tr ' ' '\n' | sort -u | wc -l)
+is "$files" 2001 "every message on disk exactly once (files)"
+is "$uniq" 2001 "every message on disk exactly once (ids)"
+is "$(server_count INBOX)" 2001 "nothing duplicated on the server"
+done_testing
