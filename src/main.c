@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cfg.h"
 #include "err.h"
 #include "log.h"
+#include "report.h"
 #include "sync.h"
 #include "util.h"
 
@@ -18,6 +20,7 @@ enum {
 	OPT_PUSH,
 	OPT_DEBUG,
 	OPT_FORCE,
+	OPT_JSON,
 };
 
 static const struct option long_options[] = {
@@ -31,6 +34,7 @@ static const struct option long_options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -54,6 +58,8 @@ usage(FILE *f)
 	    "      --debug        protocol trace on stderr (secrets masked)\n"
 	    "      --force        carry out deletions delete-limit would "
 	    "refuse\n"
+	    "      --json         one JSON summary object per channel on "
+	    "stdout\n"
 	    "  -V, --version      print the version\n"
 	    "  -h, --help         print this help\n"
 	    "\n"
@@ -62,33 +68,6 @@ usage(FILE *f)
 	    "3 refused for safety, 75 temporary failure (unreachable, "
 	    "locked).\n"
 	    "See mailsync(1) and mailsync.yaml(5).\n", f);
-}
-
-static void
-format_bytes(uint64_t n, char *out, size_t outsz)
-{
-	if (n >= 10ull << 20)
-		snprintf(out, outsz, "%.1f MiB", (double)n / (1 << 20));
-	else if (n >= 10ull << 10)
-		snprintf(out, outsz, "%.1f KiB", (double)n / (1 << 10));
-	else
-		snprintf(out, outsz, "%llu B", (unsigned long long)n);
-}
-
-static void
-print_summary(const char *channel, const struct sync_stats *st)
-{
-	char pulled[32], pushed[32];
-
-	format_bytes(st->bytes[SIDE_LOCAL], pulled, sizeof(pulled));
-	format_bytes(st->bytes[SIDE_REMOTE], pushed, sizeof(pushed));
-	printf("%s: %zu folders, %zu pulled (%s), %zu pushed (%s), "
-	    "%zu flag changes, %zu deleted on server, %zu deleted locally\n",
-	    channel, st->folders, st->copied[SIDE_LOCAL], pulled,
-	    st->copied[SIDE_REMOTE], pushed,
-	    st->flagged[SIDE_LOCAL] + st->flagged[SIDE_REMOTE],
-	    st->deleted[SIDE_REMOTE], st->deleted[SIDE_LOCAL]);
-	fflush(stdout);
 }
 
 static enum err_code
@@ -110,12 +89,23 @@ list_channel(const struct cfg_selection *sel, bool prefix)
 	return ERR_OK;
 }
 
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static enum err_code
-sync_selected(const struct cfg_selection *sel, const struct sync_opts *opts)
+sync_selected(const struct cfg_selection *sel, const struct sync_opts *opts,
+    bool json)
 {
 	struct sync_stats st = { 0 };
 	struct err e = { 0 };
 	enum err_code rc = ERR_OK;
+	double start = now_seconds();
 
 	if (sync_channel(sel->channel, &sel->folders, opts, &st, &e) < 0) {
 		rc = e.code;
@@ -123,10 +113,17 @@ sync_selected(const struct cfg_selection *sel, const struct sync_opts *opts)
 			fprintf(stderr, "mailsync: channel %s: %s\n",
 			    sel->channel->name, e.msg);
 	}
-	for (size_t i = 0; i < st.errors.n; i++)
-		fprintf(stderr, "mailsync: %s\n", st.errors.v[i]);
-	if (log_level >= LOG_NORMAL && !opts->dry_run && rc != ERR_TEMP)
-		print_summary(sel->channel->name, &st);
+	if (rc != ERR_OK && st.errors.n == 0)
+		strv_add(&st.errors, e.msg);
+	else
+		for (size_t i = 0; i < st.errors.n; i++)
+			fprintf(stderr, "mailsync: %s\n", st.errors.v[i]);
+	if (json)
+		report_json(stdout, sel->channel->name, &st, rc,
+		    now_seconds() - start);
+	else if (log_level >= LOG_NORMAL && !opts->dry_run && rc != ERR_TEMP)
+		report_summary(stdout, sel->channel->name, &st);
+	fflush(stdout);
 	strv_free(&st.errors);
 	return rc;
 }
@@ -139,7 +136,7 @@ main(int argc, char **argv)
 	struct cfg_selection *sel = NULL;
 	size_t nsel = 0;
 	char *config = NULL;
-	bool all = false, list = false;
+	bool all = false, list = false, json = false;
 	struct err e = { 0 };
 	enum err_code worst = ERR_OK;
 	int c;
@@ -178,6 +175,9 @@ main(int argc, char **argv)
 		case OPT_FORCE:
 			opts.force = true;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case 'V':
 			printf("mailsync %s\n", PACKAGE_VERSION);
 			free(config);
@@ -211,7 +211,7 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nsel; i++) {
 		enum err_code rc = list ? list_channel(&sel[i], nsel > 1) :
-		    sync_selected(&sel[i], &opts);
+		    sync_selected(&sel[i], &opts, json);
 
 		worst = err_worst(worst, rc);
 	}

@@ -247,7 +247,7 @@ header_message_id(const char *p, size_t n)
 			eol++;
 		if (eol == i || (eol == i + 1 && p[i] == '\r'))
 			break;	/* end of headers */
-		if (eol - i > 11 && strncasecmp(p + i, "message-id:", 11) == 0) {
+		if (eol - i >= 11 && strncasecmp(p + i, "message-id:", 11) == 0) {
 			size_t j = i + 11;
 
 			for (;;) {

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Unit tests for buffers, line-ending conversion and header helpers. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "err.h"
+#include "util.h"
+
+int
+main(void)
+{
+	struct buf b = { 0 };
+	struct err e = { 0 };
+	char hex[65];
+	char *id;
+
+	lf_to_crlf(&b, "a\nb\r\nc\n", 7);
+	is_str(b.data, "a\r\nb\r\nc\r\n", "LF to CRLF keeps existing CRLF");
+	is_int((long long)wire_size("a\nb\r\nc\n", 7), 9, "wire size counts bare LFs");
+	buf_reset(&b);
+	crlf_to_lf(&b, "a\r\nb\rc\r\n", 8);
+	is_str(b.data, "a\nb\rc\n", "CRLF to LF keeps a lone CR");
+	buf_free(&b);
+
+	id = header_message_id("Subject: x\nMessage-Id:\n <a@b>\n\nbody\n", 37);
+	is_str(id, "<a@b>", "folded Message-ID found");
+	free(id);
+	id = header_message_id("Subject: x\n\nMessage-ID: <no@body>\n", 34);
+	ok(id == NULL, "Message-ID in the body is not a header");
+	free(id);
+	id = header_message_id("message-id: <c@d>\r\n\r\n", 21);
+	is_str(id, "<c@d>", "CRLF headers, lowercase name");
+	free(id);
+
+	sha256_hex("abc", 3, hex);
+	is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	    "sha256 of abc");
+
+	err_set(&e, ERR_FAIL, "open(%s) failed", "/x");
+	err_prefix(&e, "folder %s", "INBOX");
+	is_str(e.msg, "folder INBOX: open(/x) failed", "err_prefix adds context");
+	is_int(err_exitcode(ERR_SAFETY), 3, "safety exits 3");
+	is_int(err_exitcode(ERR_TEMP), 75, "temporary exits 75");
+	is_int(err_worst(ERR_TEMP, ERR_FAIL), ERR_FAIL, "failure outranks temporary");
+	is_int(err_worst(ERR_SAFETY, ERR_FAIL), ERR_SAFETY, "safety outranks failure");
+	return done_testing();
+}
