@@ -108,7 +108,8 @@ void cfg_free(struct cfg **cp);
 /* $XDG_CONFIG_HOME/mailsync/config.yaml (newly allocated). */
 char *cfg_default_path(void);
 
-/* Expand a leading "~" / "~/" and $VAR / ${VAR} references. */
+/* Expand a leading "~" / "~/" and $VAR / ${VAR} references.  NULL when a
+ * variable is unset or a "${" is not closed. */
 char *cfg_expand_path(const char *path);
 
 /*
