@@ -123,4 +123,16 @@ int state_intent_put(struct state *s, const char *folder,
 int state_intent_del(struct state *s, const char *folder, uint64_t id,
     struct err *e);
 
+/*
+ * For tests and fuzzing: decode one stored record of each kind.  On success
+ * out owns its strings (free with state_pair_free/state_intent_free); on
+ * failure out is left zeroed and e is ERR_FAIL "corrupt record: REASON".
+ */
+int state_decode_folder(const void *buf, size_t len, struct state_folder *out,
+    struct err *e);
+int state_decode_pair(const void *buf, size_t len, struct state_pair *out,
+    struct err *e);
+int state_decode_intent(const void *buf, size_t len, struct state_intent *out,
+    struct err *e);
+
 #endif
