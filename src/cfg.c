@@ -567,9 +567,20 @@ get_path(struct ctx *x, const struct ynode *v, const char *key, char **out)
 		return -1;
 	}
 	if (p[0] != '/') {
+		/* Relative to the directory mailsync was started in, as a
+		 * path typed in a shell would be; the state and the tree must
+		 * not depend on where later code happens to chdir. */
+		char *cwd = getcwd(NULL, 0);
+
+		if (cwd == NULL) {
+			free(p);
+			return at(x, v, "'%s': cannot resolve a relative path: "
+			    "%s", key, strerror(errno));
+		}
+		raw = xasprintf("%s/%s", cwd, p);
+		free(cwd);
 		free(p);
-		return at(x, v, "'%s' must be an absolute path (or start "
-		    "with ~ or $VAR)", key);
+		p = raw;
 	}
 	len = strlen(p);
 	while (len > 1 && p[len - 1] == '/')

@@ -3,6 +3,7 @@
 # helpers to seed and inspect mail on both sides.  Sourced by t*.sh.
 #
 # Environment: MAILSYNC (the binary), TESTS_SRCDIR (tests/ in the source tree).
+# Helpers keep their variables `local`, so test scripts own every global.
 
 set -u
 : "${MAILSYNC:=$(pwd)/mailsync}"
@@ -21,7 +22,7 @@ ok() {	# ok CONDITION-EXIT-STATUS DESCRIPTION
 	fi
 }
 check() {	# check DESCRIPTION COMMAND...: ok when the command succeeds
-	desc=$1
+	local desc=$1
 	shift
 	"$@" >/dev/null 2>&1
 	ok $? "$desc"
@@ -200,6 +201,7 @@ seed_msg() {
 
 # make_msg ID [SUBJECT] [BODYLINES]: print a message with LF line ends.
 make_msg() {
+	local n i
 	printf 'From: Alice <alice@example.org>\nTo: Bob <bob@example.org>\nSubject: %s\nDate: Mon, 02 Jan 2023 10:00:00 +0000\nMessage-ID: <%s@test>\nX-Test-Id: %s\n\n' "${2:-message $1}" "$1" "$1"
 	n=${3:-3}
 	i=0
@@ -230,6 +232,7 @@ server_count() {
 
 # local_ids DIR: sorted X-Test-Id values of the Maildir folder DIR.
 local_ids() {
+	local f
 	for f in "$1"/cur/* "$1"/new/*; do
 		[ -f "$f" ] || continue
 		sed -n '/^$/q; s/^X-Test-Id: *//p' "$f"
@@ -243,6 +246,7 @@ local_file() {
 
 # local_flags DIR ID: the Maildir flag letters of that message.
 local_flags() {
+	local f
 	f=$(local_file "$1" "$2")
 	case "$f" in
 	*:2,*) echo "${f##*:2,}" ;;
@@ -253,7 +257,7 @@ local_flags() {
 # write_config FILE [channel extras...]: a config for the Dovecot above with
 # one channel "test" into $T/mail; extra lines are appended to the channel.
 write_config() {
-	cfg=$1
+	local cfg=$1 l
 	shift
 	{
 		cat <<YAML

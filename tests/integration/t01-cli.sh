@@ -5,7 +5,7 @@
 
 ms --help
 is "$RC" 0 "--help exits 0"
-for opt in --all --config --list --dry-run --pull --push --verbose --quiet --debug --force --version --help; do
+for opt in --all --config --list --dry-run --pull --push --verbose --quiet --debug --force --json --version --help; do
 	like "$OUT" -- "$opt" "--help lists $opt"
 	check "man page documents $opt" grep -q -- "Fl $(echo "$opt" | sed 's/^--/-/')" "$TESTS_SRCDIR/../man/mailsync.1"
 done

@@ -34,7 +34,7 @@ like "$OUT" "2 pushed" "summary counts the pushed messages"
 is "$(server_ids INBOX)" "l1 m1 m2" "delivered file uploaded"
 is "$(server_ids Local/sub)" "l2" "new local folder created on the server"
 is "$(server_flags Local/sub l2)" '\Flagged' "flags uploaded"
-size=$(dadm fetch -u "$IMAP_USER" 'size.physical' mailbox INBOX header X-Test-Id l1 | sed -n 's/^size.physical: //p')
+size=$(dadm fetch -u "$IMAP_USER" 'size.virtual' mailbox INBOX header X-Test-Id l1 | sed -n 's/^size.virtual: //p')
 want=$(($(wc -c <"$T/mail/INBOX/new/1700000001.l1.host") + $(wc -l <"$T/mail/INBOX/new/1700000001.l1.host")))
 is "$size" "$want" "uploaded with CRLF line ends"
 check "local file kept its unique name" test -e "$T/mail/INBOX/new/1700000001.l1.host"

@@ -24,7 +24,7 @@ ms -c "$T/c.yaml" -a
 is "$RC" 0 "deletion run exits 0"
 is "$(local_ids "$T/mail/INBOX")" "m6 m7" "server-side removals and marks reach disk"
 is "$(server_ids INBOX)" "m6 m7" "disk-side removals and marks reach the server"
-like "$OUT" "2 deleted on server, 3 deleted locally" "summary counts deletions"
+like "$OUT" "3 deleted on server, 4 deleted locally" "summary counts deletions"
 
 # expunge: none keeps deleted messages marked on both sides
 write_config "$T/c.yaml" "expunge: none"
@@ -44,7 +44,9 @@ is "$(server_ids INBOX)" "m6 m7" "rerun keeps the server as it was"
 seed_msg INBOX m8 "x" '\Deleted'
 write_config "$T/c.yaml" "expunge: disk"
 ms -c "$T/c.yaml" -a
-is "$(local_ids "$T/mail/INBOX")" "m7" "new but deleted message not copied"
+is "$RC" 0 "expunge disk exits 0"
+is "$(local_ids "$T/mail/INBOX")" "" "new but deleted message not copied; T-marked file expunged on disk"
+is "$(server_ids INBOX)" "m6 m7 m8" "server keeps its deleted messages with expunge: disk"
 
 # direction pull: deletions on the server stay on disk (backup)
 write_config "$T/c.yaml" "direction: pull" "propagate: [new, flags]"

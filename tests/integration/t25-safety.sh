@@ -48,11 +48,11 @@ is "$(local_ids "$T/mail/Archive")" "a1" "local copy of the folder kept"
 mkfolder Archive
 
 # lock held by another process
-flock "$T/state/lock" sleep 5 &
+flock "$T/state/lock" sh -c 'echo "$$ $(date +%s)" >"$0"; sleep 5' "$T/state/lock" &
 sleep 0.5
 ms -c "$T/c.yaml" -a
 is "$RC" 75 "locked channel exits 75"
-like "$ERR" "locked by pid" "message names the lock holder"
+like "$ERR" "locked by pid [0-9]+ \(since [0-9-]+ [0-9:]+\)" "message names the lock holder and since when"
 wait
 
 # unreachable server and bad password

@@ -649,10 +649,6 @@ test_errors(void)
 		  "    maildir: $XDG_FOO/mail\n",
 		  "9:14: 'maildir': environment variable XDG_FOO is not set",
 		  "unset variable" },
-		{ ACCT "channels:\n  work:\n    account: work\n"
-		  "    maildir: Mail/work\n",
-		  "9:14: 'maildir' must be an absolute path (or start with ~ "
-		  "or $VAR)", "relative maildir" },
 		{ ACCT CHAN "    state-dir: ${XDG_FOO\n",
 		  "10:16: 'state-dir': '${' without a variable name and '}'",
 		  "unterminated ${" },
