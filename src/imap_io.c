@@ -1,0 +1,923 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* libetpan's stream driver over our socket and TLS, and raw commands. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libetpan/libetpan.h>
+
+#include "imap_io.h"
+#include "log.h"
+#include "tls.h"
+#include "util.h"
+
+/* Longest piece of a line shown in the --debug trace. */
+#define TRACE_MAX 2000
+
+struct imap_io {
+	int fd;
+	struct tls *tls;
+	int timeout_ms;
+	char *tag;
+	/* A per-connection driver table, so that nothing here is global. */
+	mailstream_low_driver driver;
+
+	/* Server side: raw bytes, the line being assembled, checked bytes
+	 * waiting for libetpan, and the literal being passed through. */
+	char in[16384];
+	size_t in_pos, in_len;
+	struct buf line;
+	struct buf out;
+	size_t out_pos;
+	uint64_t lit_left;
+	uint64_t resp_bytes, resp_lits;	/* this response so far */
+	unsigned long nlines;
+	bool permflags_ok;
+	char tagged[512];
+
+	/* Client side, for the trace only. */
+	struct buf cline;
+	uint64_t clit_left;
+	bool secret;
+	unsigned secret_lines;
+
+	/* The first failure; the stream is dead after it. */
+	enum err_code fail_code;
+	char fail_msg[600];
+};
+
+static int
+io_fail(struct imap_io *io, enum err_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+io_fail(struct imap_io *io, enum err_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (io->fail_code != ERR_OK)
+		return -1;
+	io->fail_code = code;
+	va_start(ap, fmt);
+	vsnprintf(io->fail_msg, sizeof(io->fail_msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int r;
+
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* ---- connection ------------------------------------------------------ */
+
+int
+imap_io_connect(const char *host, int port, int timeout_s, const char *tag,
+    struct imap_io **out, struct err *e)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM };
+	struct addrinfo *res, *ai;
+	char portstr[16], why[256] = "no address";
+	struct imap_io *io;
+	int fd = -1, r;
+
+	*out = NULL;
+	if (timeout_s <= 0)
+		timeout_s = 30;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	r = getaddrinfo(host, portstr, &hints, &res);
+	if (r != 0)
+		return err_set(e, ERR_TEMP, "cannot resolve %s: %s", host,
+		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd < 0) {
+			snprintf(why, sizeof(why), "socket: %s",
+			    strerror(errno));
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS) {
+			r = wait_fd(fd, POLLOUT, timeout_s * 1000);
+			if (r > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR,
+			    &soerr, &len) == 0 && soerr == 0)
+				break;
+			if (r == 0)
+				snprintf(why, sizeof(why),
+				    "timed out after %d s", timeout_s);
+			else
+				snprintf(why, sizeof(why), "%s",
+				    strerror(r > 0 ? soerr : errno));
+		} else {
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return err_set(e, ERR_TEMP, "cannot connect to %s port %d: %s",
+		    host, port, why);
+
+	io = xcalloc(1, sizeof(*io));
+	io->fd = fd;
+	io->timeout_ms = timeout_s * 1000;
+	io->tag = xstrdup(tag);
+	*out = io;
+	return 0;
+}
+
+int
+imap_io_start_tls(struct imap_io *io, const char *host, const char *ca_file,
+    const char *fingerprint, struct err *e)
+{
+	struct tls_params p = {
+		.host = host,
+		.ca_file = ca_file,
+		.fingerprint = fingerprint,
+		.timeout_ms = io->timeout_ms,
+	};
+
+	if (io->tls != NULL)
+		return err_set(e, ERR_FAIL, "TLS is already active");
+	return tls_connect(io->fd, &p, &io->tls, e);
+}
+
+bool
+imap_io_has_input(struct imap_io *io)
+{
+	char c;
+
+	if (io->out_pos < io->out.len || io->in_pos < io->in_len ||
+	    io->line.len > 0 || io->lit_left > 0)
+		return true;
+	if (io->tls != NULL)
+		return tls_pending(io->tls) > 0;
+	return recv(io->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+void
+imap_io_set_secret(struct imap_io *io, bool on)
+{
+	io->secret = on;
+	io->secret_lines = 0;
+	if (!on && io->cline.data != NULL)
+		explicit_bzero(io->cline.data, io->cline.cap);
+}
+
+void
+imap_io_allow_permflags(struct imap_io *io, bool on)
+{
+	io->permflags_ok = on;
+}
+
+const char *
+imap_io_error(const struct imap_io *io, enum err_code *code)
+{
+	if (io->fail_code == ERR_OK)
+		return NULL;
+	if (code != NULL)
+		*code = io->fail_code;
+	return io->fail_msg;
+}
+
+const char *
+imap_io_last_tagged(const struct imap_io *io)
+{
+	return io->tagged;
+}
+
+void
+imap_io_free(struct imap_io **iop)
+{
+	struct imap_io *io = *iop;
+
+	if (io == NULL)
+		return;
+	tls_free(&io->tls);
+	if (io->fd >= 0)
+		close(io->fd);
+	buf_free(&io->line);
+	buf_free(&io->out);
+	buf_free(&io->cline);
+	free(io->tag);
+	free(io);
+	*iop = NULL;
+}
+
+/* ---- raw I/O --------------------------------------------------------- */
+
+static ssize_t
+raw_read(struct imap_io *io, void *p, size_t n)
+{
+	struct err e;
+	ssize_t r;
+
+	if (io->tls != NULL) {
+		r = tls_read(io->tls, p, n, io->timeout_ms, &e);
+		if (r < 0)
+			return io_fail(io, e.code, "%s", e.msg);
+	} else {
+		for (;;) {
+			r = recv(io->fd, p, n, 0);
+			if (r >= 0)
+				break;
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return io_fail(io, ERR_TEMP, "read: %s",
+				    strerror(errno));
+			r = wait_fd(io->fd, POLLIN, io->timeout_ms);
+			if (r == 0)
+				return io_fail(io, ERR_TEMP,
+				    "no data from the server for %d s",
+				    io->timeout_ms / 1000);
+			if (r < 0)
+				return io_fail(io, ERR_TEMP, "poll: %s",
+				    strerror(errno));
+		}
+	}
+	/* libetpan 1.9.4 treats a 0-byte read inside a literal as "try
+	 * again" and spins at 100% CPU: the end of the stream is an error. */
+	if (r == 0)
+		return io_fail(io, ERR_TEMP,
+		    "the server closed the connection%s", io->lit_left > 0 ?
+		    " in the middle of a literal" : "");
+	return r;
+}
+
+static ssize_t
+raw_write(struct imap_io *io, const void *p, size_t n)
+{
+	struct err e;
+	ssize_t r;
+
+	if (io->tls != NULL) {
+		r = tls_write(io->tls, p, n, io->timeout_ms, &e);
+		if (r < 0)
+			return io_fail(io, e.code, "%s", e.msg);
+		return r;
+	}
+	for (;;) {
+		r = send(io->fd, p, n, MSG_NOSIGNAL);
+		if (r > 0)
+			return r;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return io_fail(io, ERR_TEMP, "write: %s",
+			    strerror(errno));
+		r = wait_fd(io->fd, POLLOUT, io->timeout_ms);
+		if (r == 0)
+			return io_fail(io, ERR_TEMP,
+			    "the server accepted no data for %d s",
+			    io->timeout_ms / 1000);
+		if (r < 0)
+			return io_fail(io, ERR_TEMP, "poll: %s",
+			    strerror(errno));
+	}
+}
+
+/* ---- server lines ---------------------------------------------------- */
+
+static void
+trace(struct imap_io *io, const char *dir, const char *p, size_t n)
+{
+	char *t;
+
+	if (!log_debug)
+		return;
+	if (n <= TRACE_MAX) {
+		log_trace(io->tag, dir, p, n);
+		return;
+	}
+	t = xasprintf("%.*s... (%zu bytes)", TRACE_MAX, p, n);
+	log_trace(io->tag, dir, t, strlen(t));
+	free(t);
+}
+
+/* Length of the token at p (up to a space or the end). */
+static size_t
+token_len(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && p[i] != ' ')
+		i++;
+	return i;
+}
+
+static bool
+token_is(const char *p, size_t len, const char *word)
+{
+	return len == strlen(word) && strncasecmp(p, word, len) == 0;
+}
+
+/*
+ * For a status response ("* OK ...", "TAG NO ...", "* BYE ..."), the
+ * offset of its resp-text; 0 for any other line.
+ */
+static size_t
+status_text_offset(const char *p, size_t n, bool *tagged)
+{
+	size_t t1 = token_len(p, n), t2;
+
+	if (t1 == 0 || t1 >= n || p[0] == '+')
+		return 0;
+	t2 = token_len(p + t1 + 1, n - t1 - 1);
+	if (!token_is(p + t1 + 1, t2, "OK") &&
+	    !token_is(p + t1 + 1, t2, "NO") &&
+	    !token_is(p + t1 + 1, t2, "BAD") &&
+	    !token_is(p + t1 + 1, t2, "BYE") &&
+	    !token_is(p + t1 + 1, t2, "PREAUTH"))
+		return 0;
+	*tagged = !(t1 == 1 && p[0] == '*');
+	return t1 + 1 + t2 + (t1 + 1 + t2 < n ? 1 : 0);
+}
+
+static bool
+is_atom_char(unsigned char c)
+{
+	return c > ' ' && c < 0x7f && strchr("(){ %*\"\\]", c) == NULL;
+}
+
+/*
+ * p points at "[PERMANENTFLAGS": the offset just past its "]" if it is
+ * well formed (RFC 3501: "(" [flag-perm *(SP flag-perm)] ")"), else 0.
+ */
+static size_t
+permflags_end(const char *p, size_t n)
+{
+	size_t i = strlen("[PERMANENTFLAGS");
+
+	if (i + 2 > n || p[i] != ' ' || p[i + 1] != '(')
+		return 0;
+	i += 2;
+	if (i < n && p[i] == ')')
+		goto close;
+	for (;;) {
+		size_t start;
+
+		if (i < n && p[i] == '\\') {
+			i++;
+			if (i < n && p[i] == '*') {
+				i++;
+				goto next;
+			}
+		}
+		start = i;
+		while (i < n && is_atom_char((unsigned char)p[i]))
+			i++;
+		if (i == start)
+			return 0;
+next:
+		if (i < n && p[i] == ')')
+			break;
+		if (i + 1 < n && p[i] == ' ' && p[i + 1] != ' ' &&
+		    p[i + 1] != ')') {
+			i++;
+			continue;
+		}
+		return 0;
+	}
+close:
+	if (i + 1 < n && p[i] == ')' && p[i + 1] == ']')
+		return i + 2;
+	return 0;
+}
+
+/* The size N of a literal "{N}" / "{N+}" / "~{N}" ending the line, if any. */
+static bool
+literal_at_end(const char *p, size_t n, uint64_t *size)
+{
+	size_t i;
+	uint64_t v = 0;
+
+	if (n < 3 || p[n - 1] != '}')
+		return false;
+	i = n - 1;
+	if (p[i - 1] == '+')
+		i--;
+	while (i > 0 && isdigit((unsigned char)p[i - 1]))
+		i--;
+	if (i == 0 || p[i - 1] != '{' || i == n - 1 ||
+	    (p[n - 2] == '+' && i == n - 2))
+		return false;
+	for (size_t j = i; j < n && isdigit((unsigned char)p[j]); j++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			v = UINT64_MAX;
+		else
+			v = v * 10 + (uint64_t)(p[j] - '0');
+	}
+	*size = v;
+	return true;
+}
+
+static void
+keep_tagged(struct imap_io *io, const char *p, size_t n)
+{
+	size_t i;
+
+	if (n >= sizeof(io->tagged))
+		n = sizeof(io->tagged) - 1;
+	for (i = 0; i < n; i++)
+		io->tagged[i] = ((unsigned char)p[i] < ' ' || p[i] == 0x7f) ?
+		    '?' : p[i];
+	io->tagged[i] = '\0';
+}
+
+/* A complete line (CRLF included) is in io->line: check it and pass it. */
+static int
+line_done(struct imap_io *io)
+{
+	const char *p = io->line.data;
+	size_t n = io->line.len, text;
+	bool tagged = false, first = io->nlines++ == 0;
+	uint64_t lit;
+
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	trace(io, "S", p, n);
+	text = status_text_offset(p, n, &tagged);
+	if (tagged)
+		keep_tagged(io, p, n);
+	if (tagged || p[0] == '+')
+		io->resp_bytes = io->resp_lits = 0;
+
+	if (text > 0 && n - text >= 15 &&
+	    strncasecmp(p + text, "[PERMANENTFLAGS", 15) == 0) {
+		size_t end = permflags_end(p + text, n - text);
+
+		/* libetpan 1.9.4 dereferences NULL on these: in the
+		 * greeting (no selection yet) and when its parser fails
+		 * inside the list.  Refuse those; outside a selected
+		 * mailbox, hide even well-formed ones from it. */
+		if (first)
+			return io_fail(io, ERR_FAIL, "the server greeting "
+			    "carries a PERMANENTFLAGS response code "
+			    "(protocol violation)");
+		if (end == 0)
+			return io_fail(io, ERR_FAIL, "malformed PERMANENTFLAGS "
+			    "response code from the server");
+		if (!io->permflags_ok) {
+			if (!tagged)
+				goto consumed;
+			buf_add(&io->out, p, text);
+			end += text;
+			while (end < n && p[end] == ' ')
+				end++;
+			if (end < n)
+				buf_add(&io->out, p + end, n - end);
+			else
+				buf_adds(&io->out, "done");
+			buf_add(&io->out, "\r\n", 2);
+			goto consumed;
+		}
+	}
+	if (first && text > 0 && tagged == false && n >= 5 &&
+	    strncasecmp(p + 2, "BYE", 3) == 0)
+		return io_fail(io, ERR_TEMP, "the server refused the session: "
+		    "%.*s", (int)(n - text), p + text);
+
+	/* Status responses carry no literals; elsewhere a trailing {N}
+	 * announces N bytes that are passed through unparsed. */
+	if (text == 0 && p[0] != '+' && literal_at_end(p, n, &lit)) {
+		if (lit > IMAP_IO_LITERAL_MAX)
+			return io_fail(io, ERR_FAIL, "the server announced a "
+			    "literal of %llu bytes (limit %llu)",
+			    (unsigned long long)lit,
+			    (unsigned long long)IMAP_IO_LITERAL_MAX);
+		io->resp_lits += lit;
+		if (io->resp_lits > IMAP_IO_LITERAL_MAX)
+			return io_fail(io, ERR_FAIL, "the server sent more "
+			    "than %llu bytes of literals in one response",
+			    (unsigned long long)IMAP_IO_LITERAL_MAX);
+		io->lit_left = lit;
+		if (log_debug && lit > 0) {
+			char note[64];
+
+			snprintf(note, sizeof(note), "<%llu bytes>",
+			    (unsigned long long)lit);
+			log_trace(io->tag, "S", note, strlen(note));
+		}
+	}
+	buf_add(&io->out, io->line.data, io->line.len);
+consumed:
+	buf_reset(&io->line);
+	return 0;
+}
+
+/* Read more from the server and move what passes the checks to out. */
+static int
+fill(struct imap_io *io)
+{
+	ssize_t r;
+
+	if (io->in_pos == io->in_len) {
+		r = raw_read(io, io->in, sizeof(io->in));
+		if (r < 0)
+			return -1;
+		io->in_pos = 0;
+		io->in_len = (size_t)r;
+	}
+	while (io->in_pos < io->in_len) {
+		const char *p = io->in + io->in_pos, *lf;
+		size_t avail = io->in_len - io->in_pos, take;
+
+		if (io->lit_left > 0) {
+			take = avail < io->lit_left ? avail :
+			    (size_t)io->lit_left;
+			buf_add(&io->out, p, take);
+			io->in_pos += take;
+			io->lit_left -= take;
+			continue;
+		}
+		lf = memchr(p, '\n', avail);
+		take = lf != NULL ? (size_t)(lf - p) + 1 : avail;
+		if (io->line.len + take > IMAP_IO_LINE_MAX)
+			return io_fail(io, ERR_FAIL, "the server sent a line "
+			    "longer than %d bytes", IMAP_IO_LINE_MAX);
+		/* libetpan keeps a whole response in memory. */
+		io->resp_bytes += take;
+		if (io->resp_bytes > IMAP_IO_RESPONSE_MAX)
+			return io_fail(io, ERR_FAIL, "the server sent more "
+			    "than %d bytes in one response",
+			    IMAP_IO_RESPONSE_MAX);
+		buf_add(&io->line, p, take);
+		io->in_pos += take;
+		if (lf != NULL && line_done(io) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static ssize_t
+drv_read(mailstream_low *low, void *p, size_t count)
+{
+	struct imap_io *io = low->data;
+	size_t n;
+
+	while (io->out_pos == io->out.len) {
+		buf_reset(&io->out);
+		io->out_pos = 0;
+		if (io->fail_code != ERR_OK || fill(io) < 0) {
+			if (io->out.len > 0)
+				break;
+			return -1;
+		}
+	}
+	n = io->out.len - io->out_pos;
+	if (n > count)
+		n = count;
+	memcpy(p, io->out.data + io->out_pos, n);
+	io->out_pos += n;
+	return (ssize_t)n;
+}
+
+/* ---- client lines (trace only) --------------------------------------- */
+
+static void
+trace_client_line(struct imap_io *io)
+{
+	const char *p = io->cline.data;
+	size_t n = io->cline.len, keep, t;
+	uint64_t lit;
+	char *masked;
+
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	if (io->secret) {
+		/* Tag and command (and the SASL mechanism) only. */
+		if (io->secret_lines++ == 0) {
+			keep = token_len(p, n);
+			if (keep < n) {
+				t = token_len(p + keep + 1, n - keep - 1);
+				if (token_is(p + keep + 1, t, "AUTHENTICATE") &&
+				    keep + 1 + t < n)
+					t += 1 + token_len(p + keep + 2 + t,
+					    n - keep - 2 - t);
+				keep += 1 + t;
+			}
+		} else {
+			keep = 0;
+		}
+		masked = xasprintf("%.*s%s****", (int)keep, p,
+		    keep > 0 ? " " : "");
+		if (keep >= n)
+			masked[keep] = '\0';
+		log_trace(io->tag, "C", masked, strlen(masked));
+		free(masked);
+	} else {
+		trace(io, "C", p, n);
+	}
+	if (literal_at_end(p, n, &lit) && lit > 0) {
+		io->clit_left = lit;
+		if (!io->secret) {
+			char note[64];
+
+			snprintf(note, sizeof(note), "<%llu bytes>",
+			    (unsigned long long)lit);
+			log_trace(io->tag, "C", note, strlen(note));
+		}
+	}
+	buf_reset(&io->cline);
+}
+
+static void
+trace_client(struct imap_io *io, const char *p, size_t n)
+{
+	while (n > 0) {
+		const char *lf;
+		size_t take;
+
+		if (io->clit_left > 0) {
+			take = n < io->clit_left ? n : (size_t)io->clit_left;
+			io->clit_left -= take;
+			p += take;
+			n -= take;
+			continue;
+		}
+		lf = memchr(p, '\n', n);
+		take = lf != NULL ? (size_t)(lf - p) + 1 : n;
+		if (io->cline.len < 65536)
+			buf_add(&io->cline, p, take);
+		p += take;
+		n -= take;
+		if (lf != NULL)
+			trace_client_line(io);
+	}
+}
+
+static ssize_t
+drv_write(mailstream_low *low, const void *p, size_t count)
+{
+	struct imap_io *io = low->data;
+	ssize_t r;
+
+	if (io->fail_code != ERR_OK)
+		return -1;
+	r = raw_write(io, p, count);
+	if (r > 0 && log_debug)
+		trace_client(io, p, (size_t)r);
+	return r;
+}
+
+/* ---- the rest of the driver ------------------------------------------ */
+
+static int
+drv_close(mailstream_low *low)
+{
+	(void)low;
+	return 0;
+}
+
+static int
+drv_get_fd(mailstream_low *low)
+{
+	struct imap_io *io = low->data;
+
+	return io->fd;
+}
+
+static void
+drv_free(mailstream_low *low)
+{
+	free(low);
+}
+
+static struct mailstream_cancel *
+drv_get_cancel(mailstream_low *low)
+{
+	(void)low;
+	return NULL;
+}
+
+static carray *
+drv_get_certificate_chain(mailstream_low *low)
+{
+	(void)low;
+	return NULL;
+}
+
+static int
+drv_idle_unsupported(mailstream_low *low)
+{
+	(void)low;
+	return -1;
+}
+
+struct _mailstream *
+imap_io_stream(struct imap_io *io)
+{
+	mailstream_low *low;
+	mailstream *s;
+
+	io->driver = (mailstream_low_driver){
+		.mailstream_read = drv_read,
+		.mailstream_write = drv_write,
+		.mailstream_close = drv_close,
+		.mailstream_get_fd = drv_get_fd,
+		.mailstream_free = drv_free,
+		.mailstream_cancel = NULL,
+		.mailstream_get_cancel = drv_get_cancel,
+		.mailstream_get_certificate_chain = drv_get_certificate_chain,
+		.mailstream_setup_idle = drv_idle_unsupported,
+		.mailstream_unsetup_idle = drv_idle_unsupported,
+		.mailstream_interrupt_idle = drv_idle_unsupported,
+	};
+	low = mailstream_low_new(io, &io->driver);
+	if (low == NULL)
+		return NULL;
+	s = mailstream_new(low, 8192);
+	if (s == NULL)
+		free(low);
+	return s;
+}
+
+/* ---- raw commands -------------------------------------------------- */
+
+int
+imap_cmd_add(struct mailimap *imap, const void *p, size_t n)
+{
+	if (n > 0 && mailstream_write(imap->imap_stream, p, n) < 0)
+		return MAILIMAP_ERROR_STREAM;
+	return MAILIMAP_NO_ERROR;
+}
+
+int
+imap_cmd_begin(struct mailimap *imap, const char *text)
+{
+	int r = mailimap_send_current_tag(imap);
+
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	return imap_cmd_add(imap, text, strlen(text));
+}
+
+int
+imap_cmd_parse(struct mailimap *imap)
+{
+	struct mailimap_response *resp;
+	int r, type;
+
+	r = mailimap_parse_response(imap, &resp);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	type = resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state
+	    ->rsp_type;
+	mailimap_response_free(resp);
+	return type == MAILIMAP_RESP_COND_STATE_OK ? MAILIMAP_NO_ERROR :
+	    MAILIMAP_ERROR_CUSTOM_COMMAND;
+}
+
+int
+imap_cmd_flush_read(struct mailimap *imap)
+{
+	if (mailstream_flush(imap->imap_stream) < 0)
+		return MAILIMAP_ERROR_STREAM;
+	if (mailimap_read_line(imap) == NULL)
+		return MAILIMAP_ERROR_STREAM;
+	return MAILIMAP_NO_ERROR;
+}
+
+bool
+imap_cmd_continuation(struct mailimap *imap)
+{
+	return imap->imap_stream_buffer->len > 0 &&
+	    imap->imap_stream_buffer->str[0] == '+';
+}
+
+int
+imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
+{
+	char hdr[32];
+	int r;
+
+	snprintf(hdr, sizeof(hdr), "{%zu}\r\n", n);
+	if ((r = imap_cmd_add(imap, hdr, strlen(hdr))) != MAILIMAP_NO_ERROR ||
+	    (r = imap_cmd_flush_read(imap)) != MAILIMAP_NO_ERROR)
+		return r;
+	if (!imap_cmd_continuation(imap)) {
+		r = imap_cmd_parse(imap);
+		return r == MAILIMAP_NO_ERROR ? MAILIMAP_ERROR_PROTOCOL : r;
+	}
+	return imap_cmd_add(imap, p, n);
+}
+
+int
+imap_cmd_end(struct mailimap *imap)
+{
+	int r;
+
+	if ((r = imap_cmd_add(imap, "\r\n", 2)) != MAILIMAP_NO_ERROR ||
+	    (r = imap_cmd_flush_read(imap)) != MAILIMAP_NO_ERROR)
+		return r;
+	return imap_cmd_parse(imap);
+}
+
+int
+imap_cmd_simple(struct mailimap *imap, const char *text)
+{
+	int r = imap_cmd_begin(imap, text);
+
+	return r != MAILIMAP_NO_ERROR ? r : imap_cmd_end(imap);
+}
+
+int
+imap_cmd_string(struct mailimap *imap, const char *p, size_t n)
+{
+	struct buf b = { 0 };
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == 0 || c == '\r' || c == '\n' || c >= 0x80) {
+			buf_free(&b);
+			return imap_cmd_literal(imap, p, n);
+		}
+	}
+	buf_addc(&b, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			buf_addc(&b, '\\');
+		buf_addc(&b, p[i]);
+	}
+	buf_addc(&b, '"');
+	r = imap_cmd_add(imap, b.data, b.len);
+	explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	return r;
+}
+
+/* ---- capabilities ---------------------------------------------------- */
+
+bool
+imap_has_cap(struct mailimap *imap, const char *name)
+{
+	struct mailimap_connection_info *ci = imap->imap_connection_info;
+	bool auth = strncasecmp(name, "AUTH=", 5) == 0;
+	clistiter *it;
+
+	if (ci == NULL || ci->imap_capability == NULL ||
+	    ci->imap_capability->cap_list == NULL)
+		return false;
+	for (it = clist_begin(ci->imap_capability->cap_list); it != NULL;
+	    it = clist_next(it)) {
+		struct mailimap_capability *c = clist_content(it);
+
+		if (auth && c->cap_type == MAILIMAP_CAPABILITY_AUTH_TYPE &&
+		    c->cap_data.cap_auth_type != NULL &&
+		    strcasecmp(c->cap_data.cap_auth_type, name + 5) == 0)
+			return true;
+		if (!auth && c->cap_type == MAILIMAP_CAPABILITY_NAME &&
+		    c->cap_data.cap_name != NULL &&
+		    strcasecmp(c->cap_data.cap_name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+imap_have_caps(struct mailimap *imap)
+{
+	struct mailimap_connection_info *ci = imap->imap_connection_info;
+
+	return ci != NULL && ci->imap_capability != NULL;
+}
+
+void
+imap_forget_caps(struct mailimap *imap)
+{
+	struct mailimap_connection_info *ci = imap->imap_connection_info;
+
+	if (ci != NULL && ci->imap_capability != NULL) {
+		mailimap_capability_data_free(ci->imap_capability);
+		ci->imap_capability = NULL;
+	}
+}

@@ -84,4 +84,27 @@ uniq=$(local_ids "$M/INBOX" | tr ' ' '\n' | sort -u | wc -l)
 is "$files" 2001 "every message on disk exactly once (files)"
 is "$uniq" 2001 "every message on disk exactly once (ids)"
 is "$(server_count INBOX)" 2001 "nothing duplicated on the server"
+
+# random kill -9 during a push of 500 messages
+mkdir -p "$M/Outbox/cur" "$M/Outbox/new" "$M/Outbox/tmp"
+i=0
+while [ $i -lt 500 ]; do
+	make_msg "p$i" >"$M/Outbox/cur/$((1650000000 + i)).push$i.host:2,S"
+	i=$((i + 1))
+done
+k=0
+kills=0
+while [ $k -lt 6 ]; do
+	"$MAILSYNC" -q -c "$T/c-bulk.yaml" -a &
+	pid=$!
+	sleep "0.$(( (k * 53) % 9 + 1))"
+	kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+	wait $pid 2>/dev/null
+	k=$((k + 1))
+done
+"$MAILSYNC" -q -c "$T/c-bulk.yaml" -a
+is "$?" 0 "final push run after $kills kills exits 0"
+is "$(server_count Outbox)" 500 "every pushed message on the server exactly once"
+is "$(server_ids Outbox | tr ' ' '\n' | sort -u | wc -l)" 500 "no pushed message duplicated or lost"
+is "$(find "$M/Outbox/cur" "$M/Outbox/new" -type f | wc -l)" 500 "no local duplicate after the push"
 done_testing
