@@ -1613,6 +1613,269 @@ imap_append(struct store *st, const char *data, size_t len,
 	return 0;
 }
 
+/* ---- status ---------------------------------------------------------- */
+
+/* STATUS of a folder by its wire name, without selecting it. */
+static int
+status_wire(struct imap_store *s, const char *wname, const char *name,
+    struct folder_status *out, struct err *e)
+{
+	struct mailimap_status_att_list *atts = mailimap_status_att_list_new_empty();
+	struct mailimap_mailbox_data_status *res = NULL;
+	char what[300];
+	clistiter *it;
+	int r;
+
+	snprintf(what, sizeof(what), "STATUS %s", name);
+	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_MESSAGES);
+	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_UIDNEXT);
+	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_UIDVALIDITY);
+	if (s->condstore)
+		mailimap_status_att_list_add(atts,
+		    MAILIMAP_STATUS_ATT_HIGHESTMODSEQ);
+	r = mailimap_status(s->imap, wname, atts, &res);
+	mailimap_status_att_list_free(atts);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, what, e);
+	memset(out, 0, sizeof(*out));
+	for (it = clist_begin(res->st_info_list); it != NULL;
+	    it = clist_next(it)) {
+		struct mailimap_status_info *si = clist_content(it);
+
+		switch (si->st_att) {
+		case MAILIMAP_STATUS_ATT_MESSAGES:
+			out->exists = si->st_value;
+			break;
+		case MAILIMAP_STATUS_ATT_UIDNEXT:
+			out->uidnext = si->st_value;
+			break;
+		case MAILIMAP_STATUS_ATT_UIDVALIDITY:
+			out->uidvalidity = si->st_value;
+			break;
+		case MAILIMAP_STATUS_ATT_EXTENSION:
+			if (si->st_ext_data != NULL &&
+			    si->st_ext_data->ext_type ==
+			    MAILIMAP_CONDSTORE_TYPE_STATUS_INFO) {
+				struct mailimap_condstore_status_info *cs =
+				    si->st_ext_data->ext_data;
+
+				out->highestmodseq = cs->cs_highestmodseq_value;
+			}
+			break;
+		}
+	}
+	mailimap_mailbox_data_status_free(res);
+	return 0;
+}
+
+static int
+imap_status(struct store *st, const char *name, struct folder_status *out,
+    struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	char *wname = NULL;
+	int rc;
+
+	if (check_usable(s, "STATUS", e) < 0 ||
+	    wire_name(s, name, &wname, e) < 0)
+		return -1;
+	rc = status_wire(s, wname, name, out, e);
+	free(wname);
+	return rc;
+}
+
+/* ---- move ------------------------------------------------------------ */
+
+/* "1:3,7" into ascending UIDs (appended to v); false on a malformed set. */
+static bool
+parse_uid_seq(const char **pp, uint32_t **v, size_t *n, size_t *cap)
+{
+	const char *p = *pp;
+
+	for (;;) {
+		unsigned long a, b;
+		char *end;
+
+		a = strtoul(p, &end, 10);
+		if (end == p || a == 0 || a > UINT32_MAX)
+			return false;
+		b = a;
+		p = end;
+		if (*p == ':') {
+			b = strtoul(p + 1, &end, 10);
+			if (end == p + 1 || b == 0 || b > UINT32_MAX)
+				return false;
+			p = end;
+		}
+		if (b < a) {
+			unsigned long t = a;
+
+			a = b;
+			b = t;
+		}
+		/* a hostile range must not make us allocate without bound */
+		if (b - a > 1000000)
+			return false;
+		for (unsigned long u = a; u <= b; u++) {
+			xgrow(v, cap, *n + 1, sizeof(**v));
+			(*v)[(*n)++] = (uint32_t)u;
+		}
+		if (*p != ',')
+			break;
+		p++;
+	}
+	*pp = p;
+	return true;
+}
+
+/* "[COPYUID <uidvalidity> <src-set> <dst-set>]" (RFC 4315 section 3). */
+static bool
+parse_copyuid(const char *t, uint32_t uidvalidity, uint32_t **src,
+    uint32_t **dst, size_t *n)
+{
+	size_t ns = 0, nd = 0, cs = 0, cd = 0;
+	const char *p = strcasestr(t, "[COPYUID ");
+	unsigned long uv;
+	char *end;
+
+	*src = *dst = NULL;
+	*n = 0;
+	if (p == NULL)
+		return false;
+	p += strlen("[COPYUID ");
+	uv = strtoul(p, &end, 10);
+	if (end == p || *end != ' ' || uv != uidvalidity)
+		return false;
+	p = end + 1;
+	if (!parse_uid_seq(&p, src, &ns, &cs) || *p++ != ' ' ||
+	    !parse_uid_seq(&p, dst, &nd, &cd) || *p != ']' || ns != nd) {
+		free(*src);
+		free(*dst);
+		*src = *dst = NULL;
+		return false;
+	}
+	*n = ns;
+	return true;
+}
+
+static void
+uid_set_text(struct buf *b, const uint32_t *uids, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (b->len)
+			buf_addc(b, ',');
+		if (j > i)
+			buf_printf(b, "%u:%u", uids[i], uids[j]);
+		else
+			buf_printf(b, "%u", uids[i]);
+		i = j + 1;
+	}
+}
+
+/* "UID MOVE set mailbox" or "UID COPY ...": 0 when the server said OK. */
+static int
+uid_copy_cmd(struct imap_store *s, const char *verb, const uint32_t *uids,
+    size_t n, const char *wto, const char *what, struct err *e)
+{
+	struct buf set = { 0 };
+	int r;
+
+	uid_set_text(&set, uids, n);
+	r = imap_cmd_begin(s->imap, verb);
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_add(s->imap, set.data, set.len);
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_add(s->imap, " ", 1);
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_string(s->imap, wto, strlen(wto));
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_end(s->imap);
+	buf_free(&set);
+	return r == MAILIMAP_NO_ERROR ? 0 : imap_fail(s, r, what, e);
+}
+
+/*
+ * RFC 6851 UID MOVE when offered; otherwise UID COPY, then \Deleted and
+ * UID EXPUNGE of exactly these UIDs (never a plain EXPUNGE).  The new UIDs
+ * come from COPYUID; a server without it leaves them 0 for the engine to
+ * pair by Message-ID later.
+ */
+static int
+imap_move(struct store *st, struct msg **msgs, size_t n, const char *to,
+    struct msg *out, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	uint32_t *uids, *src = NULL, *dst = NULL, dst_uv = 0;
+	char what[600], cu[512], *wto = NULL;
+	struct folder_status tst = { 0 };
+	bool move = has_cap(s, "MOVE");
+	size_t nmap = 0;
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
+	if (check_selected(s, "MOVE", e) < 0 || wire_name(s, to, &wto, e) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "UID %s %s %s", move ? "MOVE" : "COPY",
+	    s->sel_name, to);
+	/* COPYUID names the target's UIDVALIDITY: learn it to check it */
+	if (status_wire(s, wto, to, &tst, e) < 0)
+		goto out;
+	dst_uv = tst.uidvalidity;
+	uids = xmalloc(n * sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		uids[i] = msgs[i]->uid;
+	qsort(uids, n, sizeof(*uids), cmp_u32);
+	imap_io_take_copyuid(s->io, cu, sizeof(cu));
+	rc = uid_copy_cmd(s, move ? "UID MOVE " : "UID COPY ", uids, n, wto,
+	    what, e);
+	if (rc == 0 && !move) {
+		rc = store_flags(s, uids, n, true, FLAG_DELETED, NULL, e);
+		if (rc == 0 && !s->uidplus)
+			rc = err_set(e, ERR_FAIL, "%s: %s: copied, but the "
+			    "server lacks UIDPLUS: the originals stay marked "
+			    "\\Deleted", s->label, what);
+		if (rc == 0) {
+			struct mailimap_set *set = uid_set(uids, n);
+			int r = mailimap_uid_expunge(s->imap, set);
+
+			mailimap_set_free(set);
+			if (r != MAILIMAP_NO_ERROR)
+				rc = imap_fail(s, r, what, e);
+		}
+	}
+	free(uids);
+	if (rc < 0)
+		goto out;
+	imap_io_take_copyuid(s->io, cu, sizeof(cu));
+	if (!parse_copyuid(cu, dst_uv, &src, &dst, &nmap))
+		nmap = 0;
+	for (size_t i = 0; i < n; i++) {
+		msg_free(&out[i]);
+		for (size_t k = 0; k < nmap; k++)
+			if (src[k] == msgs[i]->uid)
+				out[i].uid = dst[k];
+		flags_copy(&out[i].flags, &msgs[i]->flags);
+		out[i].size = msgs[i]->size;
+		out[i].date = msgs[i]->date;
+		out[i].msgid = msgs[i]->msgid ? xstrdup(msgs[i]->msgid) : NULL;
+		out[i].has_details = msgs[i]->has_details;
+	}
+	if (s->imap->imap_selection_info != NULL)
+		s->sel.exists = s->imap->imap_selection_info->sel_exists;
+out:
+	free(src);
+	free(dst);
+	free(wto);
+	return rc;
+}
+
 /* ---- the store ------------------------------------------------------- */
 
 static const struct store_ops imap_ops = {
@@ -1628,6 +1891,8 @@ static const struct store_ops imap_ops = {
 	.append = imap_append,
 	.set_flags = imap_set_flags,
 	.remove = imap_remove,
+	.move = imap_move,
+	.status = imap_status,
 };
 
 struct store *

@@ -45,6 +45,7 @@ struct imap_io {
 	unsigned long nlines;
 	bool permflags_ok;
 	char tagged[512];
+	char copyuid[512];	/* last [COPYUID ...] status text */
 
 	/* Client side, for the trace only. */
 	struct buf cline;
@@ -204,6 +205,14 @@ imap_io_error(const struct imap_io *io, enum err_code *code)
 	if (code != NULL)
 		*code = io->fail_code;
 	return io->fail_msg;
+}
+
+const char *
+imap_io_take_copyuid(struct imap_io *io, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s", io->copyuid);
+	io->copyuid[0] = '\0';
+	return out;
 }
 
 const char *
@@ -466,6 +475,16 @@ line_done(struct imap_io *io)
 	text = status_text_offset(p, n, &tagged);
 	if (tagged)
 		keep_tagged(io, p, n);
+	/* RFC 6851 sends COPYUID for MOVE in an untagged OK, which libetpan
+	 * does not keep: remember it here. */
+	if (text > 0 && n - text >= 9 &&
+	    strncasecmp(p + text, "[COPYUID ", 9) == 0) {
+		size_t k = n - text < sizeof(io->copyuid) - 1 ? n - text :
+		    sizeof(io->copyuid) - 1;
+
+		memcpy(io->copyuid, p + text, k);
+		io->copyuid[k] = '\0';
+	}
 	if (tagged || p[0] == '+')
 		io->resp_bytes = io->resp_lits = 0;
 

@@ -1987,6 +1987,103 @@ out:
 	return fsync_touched(s, touched, rc, e);
 }
 
+/*
+ * Moving renames each file into the target folder under the same unique
+ * name.  Keyword letters are per folder (dovecot-keywords), so the target's
+ * map is loaded and extended and the letters rewritten; system letters and
+ * the cur/new location stay as they are.
+ */
+static int
+md_move(struct store *st, struct msg **msgs, size_t n, const char *to,
+    struct msg *out, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	char *from, letters[LETTERS_MAX], *target;
+	int src[NSUB], sub, rc = -1;
+	const char **lists;
+	const char *fname;
+	bool touched_src[NSUB] = { false }, touched_dst[NSUB] = { false };
+
+	if (need_sel(s, e) < 0)
+		return -1;
+	for (int i = 0; i < NSUB; i++)
+		src[i] = -1;
+	for (int i = 0; i < NSUB; i++)
+		if ((src[i] = fcntl(s->sub_fd[i], F_DUPFD_CLOEXEC, 0)) < 0) {
+			err_sys(e, ERR_FAIL, "folder '%s': move: dup failed",
+			    s->sel);
+			close_subs(src);
+			return -1;
+		}
+	from = xstrdup(s->sel);
+	if (md_select(st, to, NULL, e) < 0)
+		goto out;
+	lists = xcalloc(n + 1, sizeof(*lists));
+	for (size_t i = 0; i < n; i++)
+		lists[i] = msgs[i]->flags.kw;
+	if (kw_ensure(s, lists, n, e) < 0) {
+		free(lists);
+		goto out;
+	}
+	free(lists);
+	for (size_t i = 0; i < n; i++) {
+		struct msg *m = msgs[i];
+		struct flags stored = { 0 };
+
+		if (parse_file(m->file, &sub, &fname) < 0 || m->name == NULL) {
+			err_set(e, ERR_FAIL, "folder '%s': move: bad message "
+			    "file", from);
+			goto out;
+		}
+		if (sub == SUB_NEW && m->flags.bits == 0 && m->flags.kw == NULL)
+			target = xstrdup(fname);
+		else {
+			letters_for(s, &m->flags, letters, &stored);
+			target = xasprintf("%s:2,%s", m->name, letters);
+			sub = sub == SUB_NEW ? SUB_NEW : SUB_CUR;
+		}
+		if (rename_noreplace(src[sub], fname, s->sub_fd[sub],
+		    target) < 0) {
+			err_sys(e, ERR_FAIL, "folder '%s': move %s to '%s': "
+			    "rename failed", from, m->file, to);
+			free(target);
+			flags_free(&stored);
+			goto out;
+		}
+		touched_src[sub] = touched_dst[sub] = true;
+		msg_free(&out[i]);
+		out[i].name = xstrdup(m->name);
+		out[i].file = xasprintf("%s/%s", sub_name[sub], target);
+		if (stored.bits == 0 && stored.kw == NULL)
+			flags_copy(&out[i].flags, &m->flags);
+		else
+			out[i].flags = stored;
+		out[i].size = m->size;
+		out[i].date = m->date;
+		out[i].msgid = m->msgid ? xstrdup(m->msgid) : NULL;
+		out[i].has_details = m->has_details;
+		free(target);
+	}
+	rc = 0;
+out:
+	/* the target first (where the files are now), then the source */
+	for (int i = 0; i < NSUB; i++) {
+		if (touched_dst[i] && s->sub_fd[i] >= 0 && fsync(s->sub_fd[i]) < 0
+		    && rc == 0)
+			rc = err_sys(e, ERR_FAIL, "folder '%s': fsync failed",
+			    to);
+		if (touched_src[i] && fsync(src[i]) < 0 && rc == 0)
+			rc = err_sys(e, ERR_FAIL, "folder '%s': fsync failed",
+			    from);
+	}
+	close_subs(src);
+	/* leave the source selected, as the caller expects */
+	if (md_select(st, from, NULL, rc == 0 ? e : NULL) < 0)
+		rc = -1;
+	free(from);
+	return rc;
+}
+
 static const struct store_ops maildir_ops = {
 	.open = md_open,
 	.close = md_close,
@@ -2000,6 +2097,7 @@ static const struct store_ops maildir_ops = {
 	.append = md_append,
 	.set_flags = md_set_flags,
 	.remove = md_remove,
+	.move = md_move,
 };
 
 struct store *

@@ -26,9 +26,11 @@ report_summary(FILE *f, const char *channel, const struct sync_stats *st)
 	format_bytes(st->bytes[SIDE_LOCAL], pulled, sizeof(pulled));
 	format_bytes(st->bytes[SIDE_REMOTE], pushed, sizeof(pushed));
 	fprintf(f, "%s: %zu folders, %zu pulled (%s), %zu pushed (%s), "
-	    "%zu flag changes, %zu deleted on server, %zu deleted locally\n",
+	    "%zu moved, %zu flag changes, %zu deleted on server, "
+	    "%zu deleted locally\n",
 	    channel, st->folders, st->copied[SIDE_LOCAL], pulled,
 	    st->copied[SIDE_REMOTE], pushed,
+	    st->moved[SIDE_LOCAL] + st->moved[SIDE_REMOTE],
 	    st->flagged[SIDE_LOCAL] + st->flagged[SIDE_REMOTE],
 	    st->deleted[SIDE_REMOTE], st->deleted[SIDE_LOCAL]);
 }
@@ -68,6 +70,7 @@ report_json(FILE *f, const char *channel, const struct sync_stats *st,
 	fprintf(f, ",\"pushed\":{\"messages\":%zu,\"bytes\":%llu}",
 	    st->copied[SIDE_REMOTE],
 	    (unsigned long long)st->bytes[SIDE_REMOTE]);
+	json_sides(f, "moved", st->moved);
 	json_sides(f, "flags", st->flagged);
 	json_sides(f, "deleted", st->deleted);
 	json_sides(f, "refused", st->refused);

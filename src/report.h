@@ -8,8 +8,8 @@
 #include "err.h"
 #include "sync.h"
 
-/* "NAME: N folders, N pulled (SIZE), N pushed (SIZE), N flag changes,
- * N deleted on server, N deleted locally" and a newline. */
+/* "NAME: N folders, N pulled (SIZE), N pushed (SIZE), N moved, N flag
+ * changes, N deleted on server, N deleted locally" and a newline. */
 void report_summary(FILE *f, const char *channel, const struct sync_stats *st);
 
 /* One JSON object on one line (documented in mailsync(1), JSON OUTPUT). */

@@ -129,6 +129,19 @@ struct store_ops {
 	 * unlinks and fsyncs the directory. */
 	int (*remove)(struct store *s, struct msg **msgs, size_t n,
 	    struct err *e);
+	/* Move msgs[0..n) of the selected folder into folder `to` (which
+	 * exists) without transferring their content: IMAP UID MOVE (or
+	 * UID COPY, \Deleted, UID EXPUNGE), Maildir rename(2) keeping each
+	 * unique name and its flags.  out[i] (zeroed by the caller) then
+	 * describes msgs[i] in `to`; a new UID the server did not report
+	 * (no COPYUID) is 0.  The selection stays on the source folder. */
+	int (*move)(struct store *s, struct msg **msgs, size_t n,
+	    const char *to, struct msg *out, struct err *e);
+	/* What a folder holds (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, count)
+	 * without selecting it; the selection is unchanged.  NULL for stores
+	 * without such a cheap query (Maildir). */
+	int (*status)(struct store *s, const char *name,
+	    struct folder_status *out, struct err *e);
 };
 
 struct store {

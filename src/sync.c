@@ -9,6 +9,7 @@
 
 #include "apply.h"
 #include "log.h"
+#include "moves.h"
 #include "pattern.h"
 #include "plan.h"
 #include "state.h"
@@ -203,54 +204,84 @@ plan_options(const struct chan *c, struct plan_opts *po)
 	po->force = c->opts->force;
 }
 
+/* Select and list both sides of a folder and load its state. */
 static int
-sync_folder(struct chan *c, const char *folder, bool exists[2],
-    struct err *e)
+load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 {
-	struct folder_status rst = { 0 };
-	struct state_folder sf = { 0 };
-	bool known = false;
-	struct msg_list lists[2] = { { 0 }, { 0 } };
-	struct msg_list *ml[2] = { &lists[0], &lists[1] };
-	struct state_pairs pairs = { 0 };
-	struct state_intents intents = { 0 };
+	folder_work_clear(fw);
+	fw->reload = false;
+	memset(&fw->rst, 0, sizeof(fw->rst));
+	for (int s = 0; s < 2; s++) {
+		struct store *st = c->store[s];
+
+		if (!fw->exists[s])
+			continue;	/* dry run: would be created */
+		if (st->ops->select(st, fw->name, s == SIDE_REMOTE ? &fw->rst :
+		    NULL, e) < 0 || st->ops->list(st, &fw->ml[s], e) < 0)
+			return -1;
+	}
+	if (fw->exists[SIDE_REMOTE] && fw->rst.uidvalidity == 0)
+		return err_set(e, ERR_FAIL, "server reports no valid "
+		    "UIDVALIDITY");
+	if (state_folder_get(c->state, fw->name, &fw->sf, &fw->known, e) < 0 ||
+	    state_pairs_load(c->state, fw->name, &fw->pairs, e) < 0 ||
+	    state_intents_load(c->state, fw->name, &fw->intents, e) < 0)
+		return -1;
+	fw->uidvalidity_changed = fw->known && fw->sf.uidvalidity != 0 &&
+	    fw->exists[SIDE_REMOTE] && fw->sf.uidvalidity != fw->rst.uidvalidity;
+	fw->loaded = true;
+	return 0;
+}
+
+static void
+report_refusals(struct chan *c, const char *folder, const struct plan *plan,
+    const struct plan_input *in)
+{
+	struct err e = { 0 };
+
+	for (int s = 0; s < 2; s++) {
+		if (plan->refused[s] == 0)
+			continue;
+		c->stats->refused[s] += plan->refused[s];
+		err_set(&e, ERR_SAFETY, "refusing to delete %zu of %zu messages "
+		    "on %s (delete-limit %g%%); rerun with --force if this is "
+		    "meant", plan->refused[s], in->nmsgs[s], side_name[s],
+		    c->ch->delete_limit);
+		chan_fail(c, folder, &e);
+		c->stats->failed_folders--;	/* refused, not failed */
+	}
+}
+
+/* Plan a listed folder and carry the plan out (or print it). */
+static int
+sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
+{
+	const char *folder = fw->name;
+	struct msg_list *ml[2] = { &fw->ml[0], &fw->ml[1] };
 	struct plan_input in;
 	struct plan plan = { 0 };
 	int rc = -1;
 
-	for (int s = 0; s < 2; s++) {
-		struct store *st = c->store[s];
-
-		if (!exists[s])
-			continue;	/* dry run: would be created */
-		if (st->ops->select(st, folder, s == SIDE_REMOTE ? &rst : NULL,
-		    e) < 0 || st->ops->list(st, ml[s], e) < 0)
-			goto out;
-	}
-	if (exists[SIDE_REMOTE] && rst.uidvalidity == 0) {
-		err_set(e, ERR_FAIL, "server reports no valid UIDVALIDITY");
-		goto out;
-	}
-	if (state_folder_get(c->state, folder, &sf, &known, e) < 0 ||
-	    state_pairs_load(c->state, folder, &pairs, e) < 0 ||
-	    state_intents_load(c->state, folder, &intents, e) < 0)
-		goto out;
-
-	memset(&in, 0, sizeof(in));
-	in.uidvalidity_changed = known && sf.uidvalidity != 0 &&
-	    exists[SIDE_REMOTE] && sf.uidvalidity != rst.uidvalidity;
-	if (in.uidvalidity_changed)
+	/* the listing may be from before other folders were visited */
+	for (int s = 0; s < 2; s++)
+		if (fw->exists[s] && !c->opts->dry_run &&
+		    c->store[s]->ops->select(c->store[s], folder,
+		    s == SIDE_REMOTE ? &fw->rst : NULL, e) < 0)
+			return -1;
+	if (fw->uidvalidity_changed)
 		log_msg(LOG_NORMAL, "%s %s: UIDVALIDITY changed (%u -> %u); "
 		    "re-pairing by Message-ID and size", c->ch->name, folder,
-		    sf.uidvalidity, rst.uidvalidity);
-	if (load_details(c, ml, &pairs, &intents, in.uidvalidity_changed,
-	    e) < 0)
-		goto out;
+		    fw->sf.uidvalidity, fw->rst.uidvalidity);
+	if (load_details(c, ml, &fw->pairs, &fw->intents,
+	    fw->uidvalidity_changed, e) < 0)
+		return -1;
 
-	in.pairs = pairs.v;
-	in.npairs = pairs.n;
-	in.intents = intents.v;
-	in.nintents = intents.n;
+	memset(&in, 0, sizeof(in));
+	in.uidvalidity_changed = fw->uidvalidity_changed;
+	in.pairs = fw->pairs.v;
+	in.npairs = fw->pairs.n;
+	in.intents = fw->intents.v;
+	in.nintents = fw->intents.n;
 	for (int s = 0; s < 2; s++) {
 		in.msgs[s] = ml[s]->v;
 		in.nmsgs[s] = ml[s]->n;
@@ -275,15 +306,15 @@ sync_folder(struct chan *c, const char *folder, bool exists[2],
 			.state = c->state,
 			.folder = folder,
 			.channel = c->ch->name,
-			.uidnext = rst.uidnext,
+			.uidnext = fw->rst.uidnext,
 			.msgs = { ml[0], ml[1] },
 			.stats = c->stats,
 		};
 		struct state_folder nf = {
-			.uidvalidity = rst.uidvalidity,
-			.uidnext = rst.uidnext,
-			.highestmodseq = rst.highestmodseq,
-			.exists = rst.exists,
+			.uidvalidity = fw->rst.uidvalidity,
+			.uidnext = fw->rst.uidnext,
+			.highestmodseq = fw->rst.highestmodseq,
+			.exists = fw->rst.exists,
 		};
 		struct err ae = { 0 };
 		int arc = apply_plan(&ax, &in, &plan, &ae);
@@ -302,24 +333,10 @@ sync_folder(struct chan *c, const char *folder, bool exists[2],
 			c->stats->failed_folders++;
 		}
 	}
-	for (int s = 0; s < 2; s++) {
-		if (plan.refused[s] == 0)
-			continue;
-		c->stats->refused[s] += plan.refused[s];
-		err_set(e, ERR_SAFETY, "refusing to delete %zu of %zu messages "
-		    "on %s (delete-limit %g%%); rerun with --force if this is "
-		    "meant", plan.refused[s], in.nmsgs[s], side_name[s],
-		    c->ch->delete_limit);
-		chan_fail(c, folder, e);
-		c->stats->failed_folders--;	/* refused, not failed */
-	}
+	report_refusals(c, folder, &plan, &in);
 	rc = 0;
 out:
 	plan_free(&plan);
-	state_pairs_free(&pairs);
-	state_intents_free(&intents);
-	msg_list_free(&lists[0]);
-	msg_list_free(&lists[1]);
 	return rc;
 }
 
@@ -400,12 +417,18 @@ folder_vanished(struct chan *c, const char *folder, enum side gone,
 	return 0;
 }
 
-static int
-sync_one_name(struct chan *c, const char *folder, const struct strv *known)
+/*
+ * Settle a folder name's existence: vanished folders (refused or removed),
+ * missing ones created per `create`.  *sync_it tells whether to sync it.
+ */
+static void
+prepare_name(struct chan *c, const char *folder, const struct strv *known,
+    bool exists[2], bool *sync_it)
 {
-	bool exists[2], in_state = strv_contains(known, folder);
+	bool in_state = strv_contains(known, folder);
 	struct err e = { 0 };
 
+	*sync_it = false;
 	for (int s = 0; s < 2; s++)
 		exists[s] = selectable(&c->folders[s], folder);
 	for (int s = 0; s < 2; s++) {
@@ -418,7 +441,7 @@ sync_one_name(struct chan *c, const char *folder, const struct strv *known)
 			if (e.code == ERR_SAFETY)
 				c->stats->failed_folders--;
 		}
-		return 0;
+		return;
 	}
 	for (int s = 0; s < 2; s++) {
 		unsigned bit = s == SIDE_REMOTE ? CFG_SIDE_SERVER :
@@ -430,7 +453,7 @@ sync_one_name(struct chan *c, const char *folder, const struct strv *known)
 			log_msg(LOG_VERBOSE, "%s %s: not on the %s and 'create' "
 			    "does not allow creating it there; skipped",
 			    c->ch->name, folder, side_name[s]);
-			return 0;
+			return;
 		}
 		if (c->opts->dry_run) {
 			printf("%s %s: create folder on %s\n", c->ch->name,
@@ -440,18 +463,13 @@ sync_one_name(struct chan *c, const char *folder, const struct strv *known)
 		if (c->store[s]->ops->create_folder(c->store[s], folder,
 		    &e) < 0) {
 			chan_fail(c, folder, &e);
-			return 0;
+			return;
 		}
 		log_msg(LOG_VERBOSE, "%s %s: created folder on %s", c->ch->name,
 		    folder, side_name[s]);
 		exists[s] = true;
 	}
-	c->stats->folders++;
-	if (sync_folder(c, folder, exists, &e) < 0) {
-		chan_fail(c, folder, &e);
-		return e.code == ERR_TEMP ? -1 : 0;
-	}
-	return 0;
+	*sync_it = true;
 }
 
 static int
@@ -492,6 +510,9 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 {
 	struct chan c = { .ch = ch, .opts = opts, .stats = stats };
 	struct strv known = { 0 }, names = { 0 };
+	struct folder_work *work = NULL;
+	size_t nwork = 0;
+	struct err err = { 0 };
 	int rc;
 
 	if (state_open(ch->state_dir, ch->name, opts->dry_run, &c.state,
@@ -511,13 +532,65 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		if (!strv_contains(&names, known.v[i]))
 			strv_add(&names, known.v[i]);
 	strv_sort(&names);
+	work = xcalloc(names.n + 1, sizeof(*work));
 	for (size_t i = 0; i < names.n; i++) {
+		struct folder_work *fw = &work[nwork];
+		bool sync_it;
+
 		if (!folder_selected(ch, only, names.v[i]))
 			continue;
-		if (sync_one_name(&c, names.v[i], &known) < 0)
-			break;	/* connection lost: the rest would fail too */
+		prepare_name(&c, names.v[i], &known, fw->exists, &sync_it);
+		if (!sync_it)
+			continue;
+		fw->name = names.v[i];
+		nwork++;
+		c.stats->folders++;
+		if (load_folder(&c, fw, &err) < 0) {
+			chan_fail(&c, fw->name, &err);
+			folder_work_clear(fw);
+			if (err.code == ERR_TEMP)
+				goto out;	/* the rest would fail too */
+		}
+	}
+	if (c.ch->propagate & CFG_PROP_MOVES) {
+		int dir = effective_direction(&c);
+		struct moves_ctx mc = {
+			.store = { c.store[0], c.store[1] },
+			.state = c.state,
+			.channel = ch->name,
+			.dry_run = opts->dry_run,
+			.may_change = { dir == CFG_DIR_BOTH || dir == CFG_DIR_PUSH,
+			    dir == CFG_DIR_BOTH || dir == CFG_DIR_PULL },
+			.stats = c.stats,
+		};
+
+		if (moves_run(&mc, work, nwork, &err) < 0) {
+			chan_fail(&c, NULL, &err);
+			goto out;
+		}
+		if (c.stats->move_errors > 0)
+			c.worst = err_worst(c.worst, ERR_FAIL);
+	}
+	for (size_t i = 0; i < nwork; i++) {
+		struct folder_work *fw = &work[i];
+
+		if (fw->reload && load_folder(&c, fw, &err) < 0) {
+			chan_fail(&c, fw->name, &err);
+			folder_work_clear(fw);
+		}
+		if (!fw->loaded)
+			continue;
+		if (sync_folder(&c, fw, &err) < 0) {
+			chan_fail(&c, fw->name, &err);
+			if (err.code == ERR_TEMP)
+				break;	/* the rest would fail too */
+		}
+		folder_work_clear(fw);
 	}
 out:
+	for (size_t i = 0; i < nwork; i++)
+		folder_work_clear(&work[i]);
+	free(work);
 	for (int s = 0; s < 2; s++) {
 		if (c.store[s] != NULL)
 			c.store[s]->ops->close(&c.store[s]);

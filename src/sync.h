@@ -27,6 +27,8 @@ struct sync_stats {
 	size_t flagged[2];
 	size_t deleted[2];
 	size_t refused[2];
+	size_t moved[2];	/* moves carried out on that side */
+	size_t move_errors;
 	size_t failed_folders;
 	struct strv errors;	/* one line per failure, for main.c to print */
 };
