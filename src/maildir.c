@@ -2084,6 +2084,48 @@ out:
 	return rc;
 }
 
+static int
+md_stamp(struct store *st, const char *name, struct folder_stamp *out,
+    struct err *e)
+{
+	struct maildir_store *s = md(st);
+	int fd = -1, rc = -1;
+	struct loc l;
+
+	memset(out, 0, sizeof(*out));
+	if (need_open(s, e) < 0 || folder_loc(s->ch, name, &l, e) < 0)
+		return -1;
+	if (loc_open(s, name, &l, l.comps.n, false, &fd, NULL, e) < 0)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		int sub = open_dir_at(fd, sub_name[i == 0 ? SUB_CUR : SUB_NEW]);
+		struct dirent *de;
+		struct stat sb;
+		DIR *d;
+
+		if (sub < 0 || fstat(sub, &sb) < 0 ||
+		    (d = fdopendir(sub)) == NULL) {
+			err_sys(e, ERR_FAIL, "folder '%s': stat of %s/%s failed",
+			    name, l.path, sub_name[i == 0 ? SUB_CUR : SUB_NEW]);
+			if (sub >= 0)
+				close(sub);
+			goto out;
+		}
+		out->mtime[i] = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+		    sb.st_mtim.tv_nsec;
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				out->count++;
+		closedir(d);
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	loc_free(&l);
+	return rc;
+}
+
 static const struct store_ops maildir_ops = {
 	.open = md_open,
 	.close = md_close,
@@ -2098,6 +2140,7 @@ static const struct store_ops maildir_ops = {
 	.set_flags = md_set_flags,
 	.remove = md_remove,
 	.move = md_move,
+	.stamp = md_stamp,
 };
 
 struct store *

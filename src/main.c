@@ -14,6 +14,7 @@
 #include "report.h"
 #include "sync.h"
 #include "util.h"
+#include "verify.h"
 
 enum {
 	OPT_PULL = 256,
@@ -21,6 +22,7 @@ enum {
 	OPT_DEBUG,
 	OPT_FORCE,
 	OPT_JSON,
+	OPT_VERIFY,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +37,7 @@ static const struct option long_options[] = {
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -60,6 +63,9 @@ usage(FILE *f)
 	    "refuse\n"
 	    "      --json         one JSON summary object per channel on "
 	    "stdout\n"
+	    "      --verify       compare both sides message by message "
+	    "(slow); change\n"
+	    "                     nothing; exit 1 if they differ\n"
 	    "  -V, --version      print the version\n"
 	    "  -h, --help         print this help\n"
 	    "\n"
@@ -128,6 +134,31 @@ sync_selected(const struct cfg_selection *sel, const struct sync_opts *opts,
 	return rc;
 }
 
+static enum err_code
+verify_selected(const struct cfg_selection *sel)
+{
+	struct verify_stats st = { 0 };
+	struct err e = { 0 };
+	enum err_code rc = ERR_OK;
+
+	if (verify_channel(sel->channel, &sel->folders, stdout, &st,
+	    &e) < 0) {
+		rc = e.code;
+		if (st.errors.n == 0)
+			fprintf(stderr, "mailsync: channel %s: %s\n",
+			    sel->channel->name, e.msg);
+	}
+	for (size_t i = 0; i < st.errors.n; i++)
+		fprintf(stderr, "mailsync: %s\n", st.errors.v[i]);
+	if (log_level >= LOG_NORMAL && rc != ERR_TEMP)
+		verify_summary(stdout, sel->channel->name, &st);
+	fflush(stdout);
+	strv_free(&st.errors);
+	if (rc == ERR_OK && st.differences > 0)
+		rc = ERR_FAIL;
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -136,7 +167,7 @@ main(int argc, char **argv)
 	struct cfg_selection *sel = NULL;
 	size_t nsel = 0;
 	char *config = NULL;
-	bool all = false, list = false, json = false;
+	bool all = false, list = false, json = false, verify = false;
 	struct err e = { 0 };
 	enum err_code worst = ERR_OK;
 	int c;
@@ -178,6 +209,9 @@ main(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_VERIFY:
+			verify = true;
+			break;
 		case 'V':
 			printf("mailsync %s\n", PACKAGE_VERSION);
 			free(config);
@@ -199,6 +233,12 @@ main(int argc, char **argv)
 		free(config);
 		return err_exitcode(ERR_CONFIG);
 	}
+	if (verify && (list || json)) {
+		fputs("mailsync: --verify cannot be combined with --list or "
+		    "--json\n", stderr);
+		free(config);
+		return err_exitcode(ERR_CONFIG);
+	}
 	if (config == NULL)
 		config = cfg_default_path();
 	if (cfg_load(config, &cfg, &e) < 0 ||
@@ -211,6 +251,7 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nsel; i++) {
 		enum err_code rc = list ? list_channel(&sel[i], nsel > 1) :
+		    verify ? verify_selected(&sel[i]) :
 		    sync_selected(&sel[i], &opts, json);
 
 		worst = err_worst(worst, rc);

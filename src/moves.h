@@ -20,6 +20,7 @@ struct folder_work {
 	bool reload;		/* changed by moves: list it again */
 	bool uidvalidity_changed;
 	struct folder_status rst;
+	struct folder_stamp stamp;	/* the Maildir side before listing */
 	struct state_folder sf;
 	bool known;		/* sf is from the state */
 	struct msg_list ml[2];

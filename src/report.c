@@ -63,8 +63,9 @@ report_json(FILE *f, const char *channel, const struct sync_stats *st,
 {
 	fputs("{\"channel\":", f);
 	json_string(f, channel);
-	fprintf(f, ",\"exit\":%d,\"folders\":%zu,\"failed_folders\":%zu",
-	    err_exitcode(code), st->folders, st->failed_folders);
+	fprintf(f, ",\"exit\":%d,\"folders\":%zu,\"unchanged_folders\":%zu,"
+	    "\"failed_folders\":%zu", err_exitcode(code), st->folders,
+	    st->skipped, st->failed_folders);
 	fprintf(f, ",\"pulled\":{\"messages\":%zu,\"bytes\":%llu}",
 	    st->copied[SIDE_LOCAL], (unsigned long long)st->bytes[SIDE_LOCAL]);
 	fprintf(f, ",\"pushed\":{\"messages\":%zu,\"bytes\":%llu}",

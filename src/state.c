@@ -36,7 +36,8 @@
  * 32-bit length and that many bytes without NUL.  The whole value must be
  * consumed.
  *
- *   f 1: u32 uidvalidity, u32 uidnext, u64 highestmodseq, u32 exists
+ *   f 1: u32 uidvalidity, u32 uidnext, u64 highestmodseq, u32 exists,
+ *        u64 cur/ mtime ns, u64 new/ mtime ns, u32 local count
  *   p 1: u64 id, u32 uid, u32 flag bits, u64 size, str name, str keywords,
  *        str msgid
  *   i 1: u64 id, u8 kind, u32 uid, u64 size, u32 uidnext, u32 flag bits,
@@ -119,6 +120,9 @@ folder_encode(struct buf *b, const struct state_folder *f)
 	put_u32(b, f->uidnext);
 	put_u64(b, f->highestmodseq);
 	put_u32(b, f->exists);
+	put_u64(b, (uint64_t)f->local_mtime[0]);
+	put_u64(b, (uint64_t)f->local_mtime[1]);
+	put_u32(b, f->local_count);
 }
 
 static void
@@ -300,12 +304,16 @@ folder_decode(const void *buf, size_t len, struct state_folder *out)
 {
 	struct rd r = { buf, len, NULL };
 	struct state_folder f = { 0 };
+	uint64_t m0, m1;
 
 	memset(out, 0, sizeof(*out));
 	if (!rd_header(&r, 'f') || !rd_u32(&r, &f.uidvalidity) ||
 	    !rd_u32(&r, &f.uidnext) || !rd_u64(&r, &f.highestmodseq) ||
-	    !rd_u32(&r, &f.exists) || !rd_end(&r))
+	    !rd_u32(&r, &f.exists) || !rd_u64(&r, &m0) || !rd_u64(&r, &m1) ||
+	    !rd_u32(&r, &f.local_count) || !rd_end(&r))
 		return r.why;
+	f.local_mtime[0] = (int64_t)m0;
+	f.local_mtime[1] = (int64_t)m1;
 	*out = f;
 	return NULL;
 }
@@ -439,8 +447,15 @@ state_intents_free(struct state_intents *l)
 static int
 db_err(struct state *s, const char *op, struct err *e)
 {
+	int saved = errno, ecode = tcbdbecode(s->db);
+
+	/* TCEOPEN..TCERMDIR come from a failed system call: give its errno,
+	 * so a full disk reads "No space left on device", not "write error" */
+	if (ecode >= TCEOPEN && ecode <= TCERMDIR && saved != 0)
+		return err_set(e, ERR_FAIL, "%s(%s) failed: %s: %s", op,
+		    s->path, tcbdberrmsg(ecode), strerror(saved));
 	return err_set(e, ERR_FAIL, "%s(%s) failed: %s", op, s->path,
-	    tcbdberrmsg(tcbdbecode(s->db)));
+	    tcbdberrmsg(ecode));
 }
 
 static int
@@ -792,7 +807,10 @@ db_open(struct state *s, struct err *e)
 			return -1;
 		}
 		free(wal);
-		omode = BDBOWRITER | BDBOCREAT;
+		/* BDBOTSYNC: a commit reaches the disk before it returns, so
+		 * an intent is durable before its copy starts and a pair
+		 * before the next step relies on it (power loss included) */
+		omode = BDBOWRITER | BDBOCREAT | BDBOTSYNC;
 	}
 	s->db = tcbdbnew();
 	/* Our flock already excludes other runs; never hang on someone

@@ -16,9 +16,13 @@ struct state;
 /* What the last run saw of one folder pair. */
 struct state_folder {
 	uint32_t uidvalidity;
-	uint32_t uidnext;
+	uint32_t uidnext;	/* 0: unknown, the folder must be listed */
 	uint64_t highestmodseq;
 	uint32_t exists;
+	/* The Maildir side as last listed unchanged (see struct
+	 * folder_stamp in store.h); all 0: unknown, rescan. */
+	int64_t local_mtime[2];	/* cur/, new/ mtimes in nanoseconds */
+	uint32_t local_count;
 };
 
 /*

@@ -69,6 +69,16 @@ struct msg_list {
 };
 void msg_list_free(struct msg_list *l);
 
+/*
+ * A cheap fingerprint of a Maildir folder: the mtimes of cur/ and new/
+ * (which change whenever a file is added, removed or renamed there) and
+ * their number of entries.
+ */
+struct folder_stamp {
+	int64_t mtime[2];	/* cur/, new/, in nanoseconds */
+	uint32_t count;
+};
+
 /* One flag change for store_ops.set_flags. */
 struct flag_change {
 	struct msg *msg;	/* its flags (and file, locally) are updated */
@@ -142,6 +152,33 @@ struct store_ops {
 	 * without such a cheap query (Maildir). */
 	int (*status)(struct store *s, const char *name,
 	    struct folder_status *out, struct err *e);
+	/* The folder's stamp, without listing it or changing the selection.
+	 * NULL for stores without one (IMAP). */
+	int (*stamp)(struct store *s, const char *name,
+	    struct folder_stamp *out, struct err *e);
+
+	/*
+	 * Waiting for changes (IMAP IDLE, RFC 2177), in steps so that one
+	 * thread can poll(2) several connections and other descriptors.
+	 * NULL for stores that cannot wait (Maildir: use inotify).  Between
+	 * idle_start and idle_done the store is usable for nothing else
+	 * (close included); the selection is lost.  *changed_out tells
+	 * whether the server reported new, expunged or changed messages in
+	 * what was read.  A connection the server closed or ended is ERR_TEMP
+	 * (reconnect).
+	 *
+	 * idle_start: open `name` read-only (EXAMINE) and enter IDLE; *fd_out
+	 * becomes readable when the server says more.  Lines that already
+	 * arrived are read, so poll(2) need not report them.
+	 */
+	int (*idle_start)(struct store *s, const char *name, int *fd_out,
+	    bool *changed_out, struct err *e);
+	/* Call when the descriptor is readable: reads one line (waiting at
+	 * most the account's timeout for the rest of it) and any more that
+	 * are already buffered. */
+	int (*idle_check)(struct store *s, bool *changed_out, struct err *e);
+	/* Leave IDLE (DONE) and read up to the server's reply. */
+	int (*idle_done)(struct store *s, bool *changed_out, struct err *e);
 };
 
 struct store {

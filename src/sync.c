@@ -204,6 +204,81 @@ plan_options(const struct chan *c, struct plan_opts *po)
 	po->force = c->opts->force;
 }
 
+/*
+ * A folder neither side touched since the last run is not even selected
+ * (tiered change detection): the server's STATUS (UIDVALIDITY, UIDNEXT,
+ * message count and, with CONDSTORE, HIGHESTMODSEQ, which moves on every
+ * flag change) and the Maildir stamp equal what the last clean run
+ * recorded, and no copy is left unfinished.  Without CONDSTORE a flag
+ * change would be invisible, so such servers always get the full listing.
+ */
+static bool
+unchanged(struct chan *c, struct folder_work *fw)
+{
+	struct store *r = c->store[SIDE_REMOTE], *l = c->store[SIDE_LOCAL];
+	struct state_intents its = { 0 };
+	struct folder_status st;
+	struct folder_stamp sp;
+	struct state_folder sf;
+	bool known = false, same;
+	struct err e = { 0 };
+
+	if (!fw->exists[SIDE_REMOTE] || !fw->exists[SIDE_LOCAL] ||
+	    r->ops->status == NULL || l->ops->stamp == NULL ||
+	    state_folder_get(c->state, fw->name, &sf, &known, &e) < 0 ||
+	    !known || sf.highestmodseq == 0 || sf.uidnext == 0 ||
+	    (sf.local_mtime[0] == 0 && sf.local_mtime[1] == 0))
+		return false;
+	if (state_intents_load(c->state, fw->name, &its, &e) < 0 || its.n > 0) {
+		state_intents_free(&its);
+		return false;
+	}
+	if (l->ops->stamp(l, fw->name, &sp, &e) < 0 ||
+	    sp.mtime[0] != sf.local_mtime[0] ||
+	    sp.mtime[1] != sf.local_mtime[1] || sp.count != sf.local_count)
+		return false;
+	/* the server last: its answer is the freshest */
+	if (r->ops->status(r, fw->name, &st, &e) < 0)
+		return false;
+	same = st.uidvalidity == sf.uidvalidity && st.uidnext == sf.uidnext &&
+	    st.exists == sf.exists && st.highestmodseq == sf.highestmodseq;
+	if (same)
+		log_msg(LOG_VERBOSE, "%s %s: unchanged on both sides (skipped)",
+		    c->ch->name, fw->name);
+	return same;
+}
+
+/*
+ * The record that lets the next run skip the folder, or say "list it"
+ * (zeros) when this run changed a side itself or a stamp is too recent to
+ * trust: a file system stores coarse timestamps, so a change within the
+ * same tick as our listing could leave the mtime as it was.
+ */
+static void
+folder_record(const struct folder_work *fw, const size_t changed[2],
+    bool failed, struct state_folder *nf)
+{
+	struct timespec now;
+	int64_t now_ns;
+
+	memset(nf, 0, sizeof(*nf));
+	nf->uidvalidity = fw->rst.uidvalidity;
+	if (changed[SIDE_REMOTE] == 0 && !failed) {
+		nf->uidnext = fw->rst.uidnext;
+		nf->highestmodseq = fw->rst.highestmodseq;
+		nf->exists = fw->rst.exists;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	if (changed[SIDE_LOCAL] == 0 && !failed &&
+	    fw->stamp.mtime[0] < now_ns - 2000000000LL &&
+	    fw->stamp.mtime[1] < now_ns - 2000000000LL) {
+		nf->local_mtime[0] = fw->stamp.mtime[0];
+		nf->local_mtime[1] = fw->stamp.mtime[1];
+		nf->local_count = fw->stamp.count;
+	}
+}
+
 /* Select and list both sides of a folder and load its state. */
 static int
 load_folder(struct chan *c, struct folder_work *fw, struct err *e)
@@ -211,6 +286,13 @@ load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 	folder_work_clear(fw);
 	fw->reload = false;
 	memset(&fw->rst, 0, sizeof(fw->rst));
+	memset(&fw->stamp, 0, sizeof(fw->stamp));
+	/* stamped before listing: a change during the listing then shows
+	 * as a different stamp next time, never as a missed change */
+	if (fw->exists[SIDE_LOCAL] && c->store[SIDE_LOCAL]->ops->stamp &&
+	    c->store[SIDE_LOCAL]->ops->stamp(c->store[SIDE_LOCAL], fw->name,
+	    &fw->stamp, e) < 0)
+		return -1;
 	for (int s = 0; s < 2; s++) {
 		struct store *st = c->store[s];
 
@@ -310,14 +392,18 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 			.msgs = { ml[0], ml[1] },
 			.stats = c->stats,
 		};
-		struct state_folder nf = {
-			.uidvalidity = fw->rst.uidvalidity,
-			.uidnext = fw->rst.uidnext,
-			.highestmodseq = fw->rst.highestmodseq,
-			.exists = fw->rst.exists,
-		};
+		struct sync_stats before = *c->stats;
+		struct state_folder nf;
+		size_t changed[2];
 		struct err ae = { 0 };
 		int arc = apply_plan(&ax, &in, &plan, &ae);
+
+		for (int s = 0; s < 2; s++)
+			changed[s] = c->stats->copied[s] - before.copied[s] +
+			    c->stats->flagged[s] - before.flagged[s] +
+			    c->stats->deleted[s] - before.deleted[s];
+		folder_record(fw, changed, arc < 0 || plan.refused[0] ||
+		    plan.refused[1], &nf);
 
 		/* The folder record goes in even after a partial failure:
 		 * it only says which UIDVALIDITY the pairs belong to. */
@@ -543,8 +629,12 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		if (!sync_it)
 			continue;
 		fw->name = names.v[i];
-		nwork++;
 		c.stats->folders++;
+		if (unchanged(&c, fw)) {
+			c.stats->skipped++;
+			continue;
+		}
+		nwork++;
 		if (load_folder(&c, fw, &err) < 0) {
 			chan_fail(&c, fw->name, &err);
 			folder_work_clear(fw);

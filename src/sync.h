@@ -22,6 +22,7 @@ struct sync_opts {
  * (copied[SIDE_LOCAL] = messages pulled to disk). */
 struct sync_stats {
 	size_t folders;
+	size_t skipped;		/* unchanged on both sides: not listed */
 	size_t copied[2];
 	uint64_t bytes[2];
 	size_t flagged[2];

@@ -110,7 +110,10 @@ static bool
 folder_eq(const struct state_folder *a, const struct state_folder *b)
 {
 	return a->uidvalidity == b->uidvalidity && a->uidnext == b->uidnext &&
-	    a->highestmodseq == b->highestmodseq && a->exists == b->exists;
+	    a->highestmodseq == b->highestmodseq && a->exists == b->exists &&
+	    a->local_mtime[0] == b->local_mtime[0] &&
+	    a->local_mtime[1] == b->local_mtime[1] &&
+	    a->local_count == b->local_count;
 }
 
 static void
@@ -122,7 +125,7 @@ test_open_modes(void)
 	char *lock = xasprintf("%s/lock", dir);
 	char *db = xasprintf("%s/state.tcb", dir);
 	char *wal = xasprintf("%s/state.tcb.wal", dir);
-	struct state_folder f = { 1, 2, 3, 4 };
+	struct state_folder f = { 1, 2, 3, 4, { 5, 6 }, 7 };
 	struct err e = { 0 };
 	struct state *s;
 	char buf[64] = "";
@@ -173,8 +176,10 @@ static void
 test_folders(void)
 {
 	char *t = tmpdir_new();
-	struct state_folder fa = { 11, 12, 13, 14 }, fab = { 21, 22, 0, 24 };
-	struct state_folder fab2 = { 31, 32, UINT64_MAX, UINT32_MAX };
+	struct state_folder fa = { 11, 12, 13, 14, { 15, -1 }, 16 },
+	    fab = { 21, 22, 0, 24, { 0, 0 }, 0 };
+	struct state_folder fab2 = { 31, 32, UINT64_MAX, UINT32_MAX,
+	    { INT64_MAX, INT64_MIN }, UINT32_MAX };
 	struct state_folder got;
 	struct state_pair p = mkpair(5, "n", 0, NULL, 1, NULL);
 	struct strv names = { 0 };
@@ -200,7 +205,8 @@ test_folders(void)
 	memset(&got, 0xff, sizeof(got));
 	ok(state_folder_get(s, "A/", &got, &found, &e) == 0 && !found &&
 	    got.uidvalidity == 0 && got.uidnext == 0 &&
-	    got.highestmodseq == 0 && got.exists == 0,
+	    got.highestmodseq == 0 && got.exists == 0 &&
+	    got.local_mtime[0] == 0 && got.local_count == 0,
 	    "unknown folder: not found, zeroed");
 
 	ok(state_folders(s, &names, &e) == 0, "state_folders");
@@ -396,7 +402,7 @@ static void
 test_drop(void)
 {
 	char *t = tmpdir_new();
-	struct state_folder f = { 1, 1, 1, 1 };
+	struct state_folder f = { 1, 1, 1, 1, { 0, 0 }, 0 };
 	struct state_folder got;
 	struct state_pairs l = { 0 };
 	struct state_intents il = { 0 };
@@ -460,7 +466,8 @@ static void
 test_transactions(void)
 {
 	char *t = tmpdir_new();
-	struct state_folder f = { 5, 6, 7, 8 }, g = { 9, 9, 9, 9 }, got;
+	struct state_folder f = { 5, 6, 7, 8, { 0, 0 }, 0 },
+	    g = { 9, 9, 9, 9, { 0, 0 }, 0 }, got;
 	struct state_pair p = mkpair(1, "kept", 0, NULL, 1, NULL);
 	struct state_pair q = mkpair(2, "aborted", 0, NULL, 1, NULL);
 	struct state_pairs l = { 0 };
@@ -655,7 +662,7 @@ test_readonly(void)
 	char *dir = xasprintf("%s/missing", t);
 	char *lock = xasprintf("%s/lock", t);
 	char *db = xasprintf("%s/state.tcb", t);
-	struct state_folder f = { 1, 2, 3, 4 }, got;
+	struct state_folder f = { 1, 2, 3, 4, { 0, 0 }, 0 }, got;
 	struct state_pair p = mkpair(1, "n", 0, NULL, 1, NULL);
 	struct state_pairs l = { 0 };
 	struct state_intents il = { 0 };
@@ -798,6 +805,9 @@ folder_rec(void)
 	r32(&r, 2);
 	r64(&r, 3);
 	r32(&r, 4);
+	r64(&r, 5);
+	r64(&r, 6);
+	r32(&r, 7);
 	return r;
 }
 

@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# A folder unchanged on both sides is not even selected; any change on
+# either side (flags, new, removed, renamed) is still seen.
+. "$TESTS_SRCDIR/integration/lib.sh"
+dovecot_start
+mkfolder Archive
+for i in 1 2 3; do seed_msg INBOX m$i; seed_msg Archive a$i; done
+write_config "$T/c.yaml"
+ms -c "$T/c.yaml" -a
+is "$RC" 0 "initial sync"
+
+settle() {	# wait out the timestamp guard, then a no-op run records stamps
+	sleep 2.2
+	ms -c "$T/c.yaml" -a
+}
+settle
+ms -c "$T/c.yaml" --debug --json -a
+is "$RC" 0 "no-change run exits 0"
+like "$OUT" '"unchanged_folders":2' "both folders detected as unchanged"
+ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ (SELECT|UID FETCH|FETCH) ' && echo 1 || echo 0) "no SELECT or FETCH sent for unchanged folders"
+
+settle
+dadm flags add -u "$IMAP_USER" '\Flagged' mailbox INBOX header X-Test-Id m1
+ms -c "$T/c.yaml" -a
+is "$(local_flags "$T/mail/INBOX" m1)" "F" "a server flag change is seen (HIGHESTMODSEQ)"
+
+settle
+f=$(local_file "$T/mail/Archive" a2)
+mv "$f" "$T/mail/Archive/cur/$(basename "${f%%:2,*}"):2,S"
+ms -c "$T/c.yaml" -a
+is "$(server_flags Archive a2)" '\Seen' "a local rename is seen (directory stamp)"
+
+settle
+make_msg l1 >"$T/mail/Archive/new/1700000005.l1.host"
+ms -c "$T/c.yaml" -a
+is "$(server_ids Archive)" "a1 a2 a3 l1" "a new local file is seen"
+
+settle
+dadm expunge -u "$IMAP_USER" mailbox INBOX header X-Test-Id m2
+ms -c "$T/c.yaml" -a
+is "$(local_ids "$T/mail/INBOX")" "m1 m3" "a server expunge is seen"
+
+settle
+rm "$(local_file "$T/mail/Archive" a3)"
+ms -c "$T/c.yaml" -a
+is "$(server_ids Archive)" "a1 a2 l1" "a local deletion is seen"
+done_testing
