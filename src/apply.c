@@ -83,58 +83,96 @@ intent_for(struct run *r, const struct plan_action *a,
 	}
 }
 
-/* Copy one message; on success *pair describes the new pair. */
-static int
-copy_one(struct run *r, const struct plan_action *a,
-    const struct state_intent *it, struct state_pair *pair, struct err *e)
-{
-	enum side to = a->side, from = SIDE_OTHER(to);
-	struct msg *src = action_msg(r, a, from);
-	struct store *dst = r->ctx->store[to];
-	struct msg out = { 0 };
-	struct buf data = { 0 };
+/* One copy of a batch, as it moves through fetch, append and group commit. */
+struct copy {
+	const struct plan_action *a;
+	struct state_intent it;
+	struct state_pair pair;
+	bool appended;		/* append returned; durable after batch_end */
+	bool done;
+	bool forget;		/* surely not copied: drop its intent */
+};
 
-	if (r->ctx->store[from]->ops->fetch(r->ctx->store[from], src, &data,
-	    e) < 0)
+struct batch {
+	struct run *r;
+	enum side to;
+	struct copy *v;
+	size_t *order;		/* appended copies, in append order */
+	size_t nappended;
+};
+
+/* store_body_fn: append one fetched message to the other side. */
+static int
+copy_body(void *arg, size_t i, const char *data, size_t len,
+    const struct err *why)
+{
+	struct batch *b = arg;
+	struct copy *cp = &b->v[i];
+	const struct plan_action *a = cp->a;
+	struct msg *src = action_msg(b->r, a, SIDE_OTHER(b->to));
+	struct store *dst = b->r->ctx->store[b->to];
+	struct msg out = { 0 };
+	struct err e = { 0 };
+
+	if (why != NULL) {
+		e = *why;
 		goto fail;
-	if (to == SIDE_LOCAL)
-		out.name = xstrdup(it->name);
-	if (dst->ops->append(dst, data.data ? data.data : "", data.len,
-	    &a->flags, src->date, &out, e) < 0)
+	}
+	if (b->to == SIDE_LOCAL)
+		out.name = xstrdup(cp->it.name);
+	if (dst->ops->append(dst, data, len, &a->flags, src->date, &out,
+	    &e) < 0) {
+		msg_free(&out);
 		goto fail;
-	memset(pair, 0, sizeof(*pair));
-	pair->uid = to == SIDE_REMOTE ? out.uid : src->uid;
-	pair->name = xstrdup(to == SIDE_LOCAL ? out.name : src->name);
-	flags_copy(&pair->flags, &a->flags);
-	pair->size = src->size ? src->size : out.size;
-	pair->msgid = src->msgid ? xstrdup(src->msgid) :
+	}
+	cp->pair.uid = b->to == SIDE_REMOTE ? out.uid : src->uid;
+	cp->pair.name = xstrdup(b->to == SIDE_LOCAL ? out.name : src->name);
+	flags_copy(&cp->pair.flags, &a->flags);
+	cp->pair.size = src->size ? src->size : out.size;
+	cp->pair.msgid = src->msgid ? xstrdup(src->msgid) :
 	    out.msgid ? xstrdup(out.msgid) : NULL;
-	r->ctx->stats->copied[to]++;
-	r->ctx->stats->bytes[to] += data.len;
+	cp->appended = true;
+	b->order[b->nappended++] = i;
+	b->r->ctx->stats->bytes[b->to] += len;
 	msg_free(&out);
-	buf_free(&data);
 	return 0;
 fail:
-	msg_free(&out);
-	buf_free(&data);
+	err_prefix(&e, "copy to %s", side_name[b->to]);
+	note_failure(b->r, a, &e);
+	/* A refused copy surely did not happen; after a lost connection it
+	 * may have, so the intent stays for the next run to look for it. */
+	cp->forget = e.code != ERR_TEMP;
 	return -1;
 }
 
+/*
+ * Copy a batch in one direction: journal the intents (one commit), stream
+ * the messages from one side into the other (one FETCH per UID set when
+ * pulling, appended with one group commit on disk), then record the pairs
+ * and drop the intents (one commit).
+ */
 static int
-copy_batch(struct run *r, const size_t *acts, size_t n, struct err *e)
+copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
+    struct err *e)
 {
 	struct state *st = r->ctx->state;
-	struct state_intent *its = xcalloc(n, sizeof(*its));
-	struct state_pair *pairs = xcalloc(n, sizeof(*pairs));
-	bool *done = xcalloc(n, sizeof(*done));
-	bool *forget = xcalloc(n, sizeof(*forget));
+	struct store *src = r->ctx->store[SIDE_OTHER(to)];
+	struct store *dst = r->ctx->store[to];
+	struct batch b = { .r = r, .to = to };
+	struct msg **msgs = xcalloc(n, sizeof(*msgs));
+	bool *ok = xcalloc(n + 1, sizeof(*ok));
+	struct err fe = { 0 };
 	int rc = -1;
 
+	b.v = xcalloc(n, sizeof(*b.v));
+	b.order = xcalloc(n, sizeof(*b.order));
 	if (state_begin(st, e) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		intent_for(r, &r->p->v[acts[i]], &its[i]);
-		if (state_intent_put(st, r->ctx->folder, &its[i], e) < 0) {
+		b.v[i].a = &r->p->v[acts[i]];
+		msgs[i] = action_msg(r, b.v[i].a, SIDE_OTHER(to));
+		intent_for(r, b.v[i].a, &b.v[i].it);
+		if (state_intent_put(st, r->ctx->folder, &b.v[i].it, e) < 0) {
 			state_abort(st);
 			goto out;
 		}
@@ -142,48 +180,49 @@ copy_batch(struct run *r, const size_t *acts, size_t n, struct err *e)
 	if (state_commit(st, e) < 0)
 		goto out;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct plan_action *a = &r->p->v[acts[i]];
-		struct err ce = { 0 };
+	if (dst->ops->batch_begin != NULL)
+		dst->ops->batch_begin(dst);
+	if (store_fetch_many(src, msgs, n, copy_body, &b, &fe) < 0 &&
+	    fe.code == ERR_TEMP)
+		r->conn_lost = true;
+	if (dst->ops->batch_end != NULL &&
+	    dst->ops->batch_end(dst, ok, &fe) < 0)
+		note_failure(r, NULL, &fe);
+	for (size_t k = 0; k < b.nappended; k++) {
+		struct copy *cp = &b.v[b.order[k]];
 
-		if (r->conn_lost) {
-			r->failed[a->group] = true;
-			continue;
-		}
-		if (copy_one(r, a, &its[i], &pairs[i], &ce) < 0) {
-			err_prefix(&ce, "copy to %s", side_name[a->side]);
-			note_failure(r, a, &ce);
-			/* A refused copy surely did not happen; after a lost
-			 * connection it may have, so the intent stays for
-			 * the next run to look for it. */
-			forget[i] = ce.code != ERR_TEMP;
-			continue;
-		}
-		done[i] = true;
-		log_action(r, a);
+		/* without group commit every append was durable by itself */
+		cp->done = dst->ops->batch_end == NULL || ok[k];
+		if (!cp->done)
+			r->failed[cp->a->group] = true;
 	}
 
 	if (state_begin(st, e) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if ((done[i] && (state_pair_put(st, r->ctx->folder, &pairs[i],
-		    e) < 0)) ||
-		    ((done[i] || forget[i]) &&
-		    state_intent_del(st, r->ctx->folder, its[i].id, e) < 0)) {
+		struct copy *cp = &b.v[i];
+
+		if ((cp->done && state_pair_put(st, r->ctx->folder, &cp->pair,
+		    e) < 0) || ((cp->done || cp->forget) &&
+		    state_intent_del(st, r->ctx->folder, cp->it.id, e) < 0)) {
 			state_abort(st);
 			goto out;
+		}
+		if (cp->done) {
+			r->ctx->stats->copied[to]++;
+			log_action(r, cp->a);
 		}
 	}
 	rc = state_commit(st, e);
 out:
 	for (size_t i = 0; i < n; i++) {
-		state_intent_free(&its[i]);
-		state_pair_free(&pairs[i]);
+		state_intent_free(&b.v[i].it);
+		state_pair_free(&b.v[i].pair);
 	}
-	free(its);
-	free(pairs);
-	free(done);
-	free(forget);
+	free(b.v);
+	free(b.order);
+	free(msgs);
+	free(ok);
 	return rc;
 }
 
@@ -191,16 +230,20 @@ static int
 do_copies(struct run *r, struct err *e)
 {
 	size_t *acts = xcalloc(COPY_BATCH, sizeof(*acts));
-	size_t n = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i <= r->p->n && rc == 0; i++) {
-		if (i < r->p->n && r->p->v[i].kind == PLAN_COPY &&
-		    !r->failed[r->p->v[i].group])
-			acts[n++] = i;
-		if (n > 0 && (n == COPY_BATCH || i == r->p->n)) {
-			rc = copy_batch(r, acts, n, e);
-			n = 0;
+	for (int s = 0; s < 2 && rc == 0; s++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i <= r->p->n && rc == 0; i++) {
+			if (i < r->p->n && r->p->v[i].kind == PLAN_COPY &&
+			    r->p->v[i].side == (enum side)s &&
+			    !r->failed[r->p->v[i].group] && !r->conn_lost)
+				acts[n++] = i;
+			if (n > 0 && (n == COPY_BATCH || i == r->p->n)) {
+				rc = copy_batch(r, (enum side)s, acts, n, e);
+				n = 0;
+			}
 		}
 	}
 	free(acts);

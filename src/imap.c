@@ -1613,6 +1613,127 @@ imap_append(struct store *st, const char *data, size_t len,
 	return 0;
 }
 
+/* ---- fetch many -------------------------------------------------------- */
+
+/*
+ * A batch is one UID FETCH per chunk of messages; libetpan holds a whole
+ * response, so chunks are cut by size: memory holds at most MANY_MAX_BYTES
+ * of mail, or one message when that alone is larger.  (Its per-message
+ * handler, which would avoid this, is not called for UID FETCH in 1.9.4.)
+ */
+#define MANY_MAX_BYTES (8u << 20)
+
+struct many {
+	struct imap_store *s;
+	struct msg **msgs;	/* this chunk */
+	size_t n;
+	size_t base;		/* index of msgs[0] for fn */
+	bool *done;
+	store_body_fn *fn;
+	void *arg;
+	struct buf conv;
+};
+
+static void
+many_deliver(struct many *m, struct mailimap_msg_att *att)
+{
+	struct fetched f;
+
+	read_msg_att(att, &f);
+	flags_free(&f.flags);
+	if (!f.has_uid || !f.has_body || f.body == NULL)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->msgs[i]->uid != f.uid || m->done[i])
+			continue;
+		m->done[i] = true;
+		buf_reset(&m->conv);
+		crlf_to_lf(&m->conv, f.body, f.body_len);
+		m->fn(m->arg, m->base + i, m->conv.data ? m->conv.data : "",
+		    m->conv.len, NULL);
+		return;
+	}
+}
+
+static int
+fetch_chunk(struct many *m, size_t cnt, struct err *e)
+{
+	struct imap_store *s = m->s;
+	uint32_t *uids = xmalloc(cnt * sizeof(*uids));
+	struct mailimap_fetch_type *ft;
+	struct mailimap_set *set;
+	clist *result = NULL;
+	clistiter *it;
+	char what[300];
+	int r;
+
+	for (size_t i = 0; i < cnt; i++)
+		uids[i] = m->msgs[i]->uid;
+	qsort(uids, cnt, sizeof(*uids), cmp_u32);
+	set = uid_set(uids, cnt);
+	free(uids);
+	ft = fetch_type_new(false, false, true);
+	snprintf(what, sizeof(what), "FETCH %s (%zu messages)", s->sel_name,
+	    cnt);
+	r = mailimap_uid_fetch(s->imap, set, ft, &result);
+	mailimap_set_free(set);
+	mailimap_fetch_type_free(ft);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, what, e);
+	for (it = clist_begin(result); it != NULL; it = clist_next(it))
+		many_deliver(m, clist_content(it));
+	mailimap_fetch_list_free(result);
+	return 0;
+}
+
+static int
+imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
+    store_body_fn *fn, void *arg, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct many m = { .s = s, .msgs = msgs, .n = n, .fn = fn, .arg = arg };
+	size_t lo = 0;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (check_selected(s, "FETCH", e) < 0)
+		return -1;
+	m.done = xcalloc(n, sizeof(*m.done));
+	while (lo < n && rc == 0) {
+		size_t cnt = 0;
+		uint64_t bytes = 0;
+		struct many sub = m;
+
+		while (lo + cnt < n && cnt < SET_CHUNK && (cnt == 0 ||
+		    bytes + msgs[lo + cnt]->size <= MANY_MAX_BYTES))
+			bytes += msgs[lo + cnt++]->size;
+		sub.msgs = msgs + lo;
+		sub.n = cnt;
+		sub.base = lo;
+		sub.done = m.done + lo;
+		rc = fetch_chunk(&sub, cnt, e);
+		m.conv = sub.conv;	/* the buffer is reused across chunks */
+		lo += cnt;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct err me = { 0 };
+
+		if (m.done[i])
+			continue;
+		if (rc < 0)
+			me = *e;
+		else
+			err_set(&me, ERR_FAIL, "%s: FETCH %s UID %u: the server "
+			    "returned no such message", s->label, s->sel_name,
+			    msgs[i]->uid);
+		fn(arg, i, NULL, 0, &me);
+	}
+	buf_free(&m.conv);
+	free(m.done);
+	return rc;
+}
+
 /* ---- status ---------------------------------------------------------- */
 
 /* STATUS of a folder by its wire name, without selecting it. */
@@ -2137,6 +2258,7 @@ static const struct store_ops imap_ops = {
 	.remove = imap_remove,
 	.move = imap_move,
 	.status = imap_status,
+	.fetch_many = imap_fetch_many,
 	.idle_start = imap_idle_start,
 	.idle_check = imap_idle_check,
 	.idle_done = imap_idle_done,

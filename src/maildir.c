@@ -46,6 +46,14 @@ struct maildir_store {
 	int sub_fd[NSUB];
 	char *kw[KW_MAX];	/* keyword of letter 'a' + i, or NULL */
 	bool kw_warned;
+	/* group commit: appends written to tmp/, renamed by batch_end */
+	bool deferred;
+	struct pending {
+		char *name;	/* in tmp/ */
+		int dst;	/* SUB_CUR or SUB_NEW */
+		char *target;
+	} *pend;
+	size_t npend, cappend;
 };
 
 /* Where a folder lives: directories to walk down from a base. */
@@ -1040,6 +1048,15 @@ md_open(struct store *st, bool create_root, struct err *e)
 static void
 unselect(struct maildir_store *s)
 {
+	/* an unfinished batch never becomes visible */
+	for (size_t i = 0; i < s->npend; i++) {
+		if (s->sub_fd[SUB_TMP] >= 0)
+			unlinkat(s->sub_fd[SUB_TMP], s->pend[i].name, 0);
+		free(s->pend[i].name);
+		free(s->pend[i].target);
+	}
+	s->npend = 0;
+	s->deferred = false;
 	free(s->sel);
 	s->sel = NULL;
 	free(s->sel_path);
@@ -1059,6 +1076,7 @@ md_close(struct store **sp)
 		return;
 	s = md(*sp);
 	unselect(s);
+	free(s->pend);
 	close_fd(&s->root_fd);
 	free(s->root);
 	free(s->inbox);
@@ -1770,7 +1788,8 @@ md_append(struct store *st, const char *data, size_t len,
 		goto out;
 	}
 	created = true;
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	/* in a batch, durability comes from batch_end's one syncfs */
+	if (write_all(fd, data, len) < 0 || (!s->deferred && fsync(fd) < 0)) {
 		err_sys(e, ERR_FAIL, "folder '%s': append: write(%s/tmp/%s) "
 		    "failed", s->sel, s->sel_path, name);
 		goto out;
@@ -1801,6 +1820,13 @@ md_append(struct store *st, const char *data, size_t len,
 		dst = SUB_NEW;
 		target = xstrdup(name);
 	}
+	if (s->deferred) {
+		xgrow(&s->pend, &s->cappend, s->npend + 1, sizeof(*s->pend));
+		s->pend[s->npend++] = (struct pending){ xstrdup(name), dst,
+			xstrdup(target) };
+		renamed = true;	/* batch_end owns the tmp file now */
+		goto done;
+	}
 	if (rename_noreplace(s->sub_fd[SUB_TMP], name, s->sub_fd[dst],
 	    target) < 0) {
 		if (errno == EEXIST)
@@ -1820,6 +1846,7 @@ md_append(struct store *st, const char *data, size_t len,
 		unlinkat(s->sub_fd[dst], target, 0);
 		goto out;
 	}
+done:
 	msg_free(out);
 	out->name = name;
 	name = NULL;
@@ -2126,6 +2153,66 @@ out:
 	return rc;
 }
 
+static void
+md_batch_begin(struct store *st)
+{
+	md(st)->deferred = true;
+}
+
+/*
+ * One syncfs(2) makes every file of the batch durable (instead of one
+ * fsync and one journal commit per message), then the files become visible
+ * by rename, then each directory is fsync'ed once.  A crash before the end
+ * leaves only files in tmp/, which no reader lists.
+ */
+static int
+md_batch_end(struct store *st, bool *ok, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	bool touched[NSUB] = { false };
+	size_t n = s->npend;
+	int rc = 0;
+
+	s->deferred = false;
+	if (n == 0)
+		return 0;
+	if (need_sel(s, e) < 0 || syncfs(s->sub_fd[SUB_TMP]) < 0) {
+		if (e->code == ERR_OK)
+			err_sys(e, ERR_FAIL, "folder '%s': syncfs(%s) failed",
+			    s->sel, s->sel_path);
+		rc = -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = &s->pend[i];
+
+		ok[i] = false;
+		if (rc == 0 && rename_noreplace(s->sub_fd[SUB_TMP], p->name,
+		    s->sub_fd[p->dst], p->target) == 0) {
+			ok[i] = true;
+			touched[p->dst] = true;
+		} else {
+			if (rc == 0)
+				rc = err_sys(e, ERR_FAIL, "folder '%s': rename "
+				    "into %s/%s/%s failed", s->sel, s->sel_path,
+				    sub_name[p->dst], p->target);
+			unlinkat(s->sub_fd[SUB_TMP], p->name, 0);
+		}
+		free(p->name);
+		free(p->target);
+	}
+	s->npend = 0;
+	for (int i = 0; i < NSUB; i++)
+		if (touched[i] && fsync(s->sub_fd[i]) < 0 && rc == 0) {
+			rc = err_sys(e, ERR_FAIL, "folder '%s': fsync(%s/%s) "
+			    "failed", s->sel, s->sel_path, sub_name[i]);
+			/* visible but perhaps not durable: the journal must
+			 * keep looking for them */
+			for (size_t k = 0; k < n; k++)
+				ok[k] = false;
+		}
+	return rc;
+}
+
 static const struct store_ops maildir_ops = {
 	.open = md_open,
 	.close = md_close,
@@ -2141,6 +2228,8 @@ static const struct store_ops maildir_ops = {
 	.remove = md_remove,
 	.move = md_move,
 	.stamp = md_stamp,
+	.batch_begin = md_batch_begin,
+	.batch_end = md_batch_end,
 };
 
 struct store *

@@ -88,6 +88,14 @@ struct flag_change {
 struct store;
 
 /*
+ * Receives each message of a fetch_many: its content (disk form) or, when
+ * that message could not be fetched, NULL and the reason.  Returning -1
+ * stops nothing; it only tells the caller the message was not handled.
+ */
+typedef int store_body_fn(void *arg, size_t i, const char *data, size_t len,
+    const struct err *why);
+
+/*
  * Contract common to every member: return 0 on success, or -1 with e set to
  * a message naming the operation, the folder and the cause (syscall + path,
  * or IMAP command + the server's text).  ERR_TEMP marks failures worth a
@@ -179,7 +187,28 @@ struct store_ops {
 	int (*idle_check)(struct store *s, bool *changed_out, struct err *e);
 	/* Leave IDLE (DONE) and read up to the server's reply. */
 	int (*idle_done)(struct store *s, bool *changed_out, struct err *e);
+
+	/* Fetch msgs[0..n) of the selected folder in as few round trips as
+	 * the store allows (IMAP: one UID FETCH per UID set), calling fn once
+	 * per message as it arrives, so only one message is held at a time.
+	 * -1 only when the session failed (fn was then called with the
+	 * reason for every message not delivered).  NULL: store_fetch_many
+	 * falls back to fetch. */
+	int (*fetch_many)(struct store *s, struct msg **msgs, size_t n,
+	    store_body_fn *fn, void *arg, struct err *e);
+	/* Group commit (NULL where every append is durable by itself): after
+	 * batch_begin, appends to the selected folder are written but made
+	 * durable and visible only by batch_end, all at once (one file system
+	 * sync, the renames, one fsync per directory).  ok[k] tells whether
+	 * the k-th successful append since batch_begin made it; the others
+	 * left nothing behind.  The selection must not change in between. */
+	void (*batch_begin)(struct store *s);
+	int (*batch_end)(struct store *s, bool *ok, struct err *e);
 };
+
+/* fetch_many, or one fetch per message where the store has none. */
+int store_fetch_many(struct store *s, struct msg **msgs, size_t n,
+    store_body_fn *fn, void *arg, struct err *e);
 
 struct store {
 	const struct store_ops *ops;
