@@ -33,19 +33,19 @@ enum {
 	XOP_PUSH = 64,
 };
 
-enum tls { TLS_UNSET, TLS_NONE, TLS_STARTTLS, TLS_IMAPS };
-enum subfolders { SF_UNSET, SF_VERBATIM, SF_MAILDIRPP, SF_LEGACY };
-enum section { SEC_NONE, SEC_ACCOUNT, SEC_IMAPSTORE, SEC_MAILDIRSTORE,
+enum mb_tls { MB_TLS_UNSET, MB_TLS_NONE, MB_TLS_STARTTLS, MB_TLS_IMAPS };
+enum mb_subfolders { SF_UNSET, SF_VERBATIM, SF_MAILDIRPP, SF_LEGACY };
+enum mb_section { SEC_NONE, SEC_ACCOUNT, SEC_IMAPSTORE, SEC_MAILDIRSTORE,
 	SEC_CHANNEL, SEC_GROUP };
 
-struct account {
+struct mb_account {
 	char *name;
 	char *key;		/* YAML key, unique among accounts */
 	int line;
 	bool in_store;		/* options written inside an IMAPStore */
 	char *host, *user, *user_cmd, *pass, *pass_cmd, *tunnel;
 	bool keychain, use_imaps;
-	enum tls tls;
+	enum mb_tls tls;
 	int port;		/* 0: not given */
 	long timeout;		/* -1: not given */
 	struct strv auth;
@@ -53,7 +53,7 @@ struct account {
 	struct strv notes;
 };
 
-struct store {
+struct mb_store {
 	char *name;
 	int line;
 	bool imap;
@@ -61,14 +61,14 @@ struct store {
 	bool inline_opts;	/* account options in the store itself */
 	size_t account;		/* IMAP stores: index into accounts */
 	char *path, *inbox;
-	enum subfolders subfolders;
+	enum mb_subfolders subfolders;
 	bool max_size_set;
 	uint64_t max_size;
 	struct strv notes;	/* go to the channels that use the store */
 };
 
 /* Channel options, which may also be given before any section. */
-struct chopts {
+struct mb_chopts {
 	bool have_sync;
 	unsigned cops;		/* plain Sync words */
 	unsigned ops[2];	/* PullX/PushX words, by target side */
@@ -80,7 +80,7 @@ struct chopts {
 	struct strv notes;
 };
 
-struct channel {
+struct mb_channel {
 	char *name;
 	char *key;
 	int line;
@@ -90,7 +90,7 @@ struct channel {
 	struct strv patterns;
 	bool max_size_set;
 	uint64_t max_size;
-	struct chopts o;
+	struct mb_chopts o;
 	/* the conversion */
 	char *reason;		/* why it is written commented out */
 	int remote;		/* FAR or NEAR: the IMAP side */
@@ -100,7 +100,7 @@ struct channel {
 	struct strv notes;
 };
 
-struct group {
+struct mb_group {
 	char *name;
 	char *key;
 	int line;
@@ -108,28 +108,28 @@ struct group {
 	struct strv notes;
 };
 
-struct conv {
+struct mb_conv {
 	const char *path;
 	struct err *e;
-	struct account *accounts;
+	struct mb_account *accounts;
 	size_t naccounts, cap_accounts;
-	struct store *stores;
+	struct mb_store *stores;
 	size_t nstores, cap_stores;
-	struct channel *channels;
+	struct mb_channel *channels;
 	size_t nchannels, cap_channels;
-	struct group *groups;
+	struct mb_group *groups;
 	size_t ngroups, cap_groups;
-	struct chopts global;
+	struct mb_chopts global;
 	struct strv global_notes;
 };
 
 /* ---- small helpers ---- */
 
 static int
-bad(struct conv *c, int line, const char *fmt, ...)
+bad(struct mb_conv *c, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int
-bad(struct conv *c, int line, const char *fmt, ...)
+bad(struct mb_conv *c, int line, const char *fmt, ...)
 {
 	char msg[900];
 	va_list ap;
@@ -248,7 +248,7 @@ sh_quote(struct buf *b, const char *s)
  * an argument that starts with '#' starts a comment.
  */
 static int
-split_line(struct conv *c, int line, const char *s, struct strv *out)
+split_line(struct mb_conv *c, int line, const char *s, struct strv *out)
 {
 	struct buf arg = { 0 };
 
@@ -291,7 +291,7 @@ split_line(struct conv *c, int line, const char *s, struct strv *out)
 /* ---- typed values ---- */
 
 static int
-need_value(struct conv *c, int line, const struct strv *a)
+need_value(struct mb_conv *c, int line, const struct strv *a)
 {
 	if (a->n < 2)
 		return bad(c, line, "missing value for '%s'", a->v[0]);
@@ -299,7 +299,7 @@ need_value(struct conv *c, int line, const struct strv *a)
 }
 
 static int
-one_value(struct conv *c, int line, const struct strv *a, const char **out)
+one_value(struct mb_conv *c, int line, const struct strv *a, const char **out)
 {
 	if (need_value(c, line, a) == -1)
 		return -1;
@@ -311,7 +311,7 @@ one_value(struct conv *c, int line, const struct strv *a, const char **out)
 }
 
 static int
-get_bool(struct conv *c, int line, const struct strv *a, bool *out)
+get_bool(struct mb_conv *c, int line, const struct strv *a, bool *out)
 {
 	const char *v;
 
@@ -330,7 +330,7 @@ get_bool(struct conv *c, int line, const struct strv *a, bool *out)
 }
 
 static int
-get_long(struct conv *c, int line, const struct strv *a, long lo, long hi,
+get_long(struct mb_conv *c, int line, const struct strv *a, long lo, long hi,
     long *out)
 {
 	const char *v;
@@ -350,7 +350,7 @@ get_long(struct conv *c, int line, const struct strv *a, long lo, long hi,
 
 /* mbsync sizes: a number, then optionally k or m, then optionally b. */
 static int
-get_size(struct conv *c, int line, const struct strv *a, uint64_t *out)
+get_size(struct mb_conv *c, int line, const struct strv *a, uint64_t *out)
 {
 	const char *v, *p;
 	uint64_t n = 0;
@@ -383,7 +383,7 @@ invalid:
 
 /* Create, Remove, Expunge: None, Far, Near, Both (Master, Slave of old). */
 static int
-get_sides(struct conv *c, int line, const struct strv *a, unsigned *out)
+get_sides(struct mb_conv *c, int line, const struct strv *a, unsigned *out)
 {
 	if (need_value(c, line, a) == -1)
 		return -1;
@@ -403,7 +403,8 @@ get_sides(struct conv *c, int line, const struct strv *a, unsigned *out)
 }
 
 static int
-parse_sync(struct conv *c, int line, const struct strv *a, struct chopts *o)
+parse_sync(struct mb_conv *c, int line, const struct strv *a,
+    struct mb_chopts *o)
 {
 	static const struct {
 		const char *word;
@@ -458,7 +459,7 @@ parse_sync(struct conv *c, int line, const struct strv *a, struct chopts *o)
 /* The operations per target side, as mbsync's merge_ops() combines them:
  * a class of words not given means all of that class. */
 static void
-sync_ops(const struct chopts *o, unsigned ops[2])
+sync_ops(const struct mb_chopts *o, unsigned ops[2])
 {
 	unsigned cops = o->cops;
 
@@ -485,7 +486,8 @@ sync_ops(const struct chopts *o, unsigned ops[2])
 
 /* 1: a channel option, 0: not one, -1: error. */
 static int
-parse_chopt(struct conv *c, int line, const struct strv *a, struct chopts *o)
+parse_chopt(struct mb_conv *c, int line, const struct strv *a,
+    struct mb_chopts *o)
 {
 	const char *k = a->v[0], *v;
 	bool flag;
@@ -548,14 +550,14 @@ parse_chopt(struct conv *c, int line, const struct strv *a, struct chopts *o)
 /* ---- sections ---- */
 
 static void
-account_init(struct account *acc)
+account_init(struct mb_account *acc)
 {
 	memset(acc, 0, sizeof(*acc));
 	acc->timeout = -1;
 }
 
 static void
-account_clear(struct account *a)
+account_clear(struct mb_account *a)
 {
 	free(a->name);
 	free(a->key);
@@ -571,10 +573,10 @@ account_clear(struct account *a)
 	account_init(a);
 }
 
-static struct account *
-account_new(struct conv *c, const char *name, int line, bool in_store)
+static struct mb_account *
+account_new(struct mb_conv *c, const char *name, int line, bool in_store)
 {
-	struct account *acc;
+	struct mb_account *acc;
 
 	xgrow(&c->accounts, &c->cap_accounts, c->naccounts + 1,
 	    sizeof(*c->accounts));
@@ -587,14 +589,14 @@ account_new(struct conv *c, const char *name, int line, bool in_store)
 }
 
 static void
-chopts_init(struct chopts *o)
+chopts_init(struct mb_chopts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->max_messages = -1;
 }
 
 static int
-find_store(const struct conv *c, const char *name, size_t *out)
+find_store(const struct mb_conv *c, const char *name, size_t *out)
 {
 	for (size_t i = 0; i < c->nstores; i++)
 		if (strcmp(c->stores[i].name, name) == 0) {
@@ -605,13 +607,14 @@ find_store(const struct conv *c, const char *name, size_t *out)
 }
 
 static const char *const tls_words[] = {
-	[TLS_NONE] = "None", [TLS_STARTTLS] = "STARTTLS", [TLS_IMAPS] = "IMAPS",
+	[MB_TLS_NONE] = "None", [MB_TLS_STARTTLS] = "STARTTLS",
+	[MB_TLS_IMAPS] = "IMAPS",
 };
 
 /* 1: an account option, 0: not one, -1: error. */
 static int
-parse_account_opt(struct conv *c, int line, const struct strv *a,
-    struct account *acc)
+parse_account_opt(struct mb_conv *c, int line, const struct strv *a,
+    struct mb_account *acc)
 {
 	const char *k = a->v[0], *v;
 	bool flag;
@@ -665,13 +668,13 @@ parse_account_opt(struct conv *c, int line, const struct strv *a,
 
 		if (one_value(c, line, a, &v) == -1)
 			return -1;
-		for (t = TLS_NONE; t <= TLS_IMAPS; t++)
+		for (t = MB_TLS_NONE; t <= MB_TLS_IMAPS; t++)
 			if (is_word(v, tls_words[t]))
 				break;
-		if (t > TLS_IMAPS)
+		if (t > MB_TLS_IMAPS)
 			return bad(c, line, "invalid %s '%s' (None, STARTTLS "
 			    "or IMAPS)", k, v);
-		acc->tls = (enum tls)t;
+		acc->tls = (enum mb_tls)t;
 	} else if (is_word(k, "CertificateFile")) {
 		if (one_value(c, line, a, &v) == -1)
 			return -1;
@@ -736,8 +739,8 @@ parse_account_opt(struct conv *c, int line, const struct strv *a,
 
 /* Options of both store kinds. 1: handled, 0: not one, -1: error. */
 static int
-parse_store_opt(struct conv *c, int line, const struct strv *a,
-    struct store *st)
+parse_store_opt(struct mb_conv *c, int line, const struct strv *a,
+    struct mb_store *st)
 {
 	const char *k = a->v[0], *v;
 	const char *kind = st->imap ? "IMAPStore" : "MaildirStore";
@@ -782,11 +785,11 @@ parse_store_opt(struct conv *c, int line, const struct strv *a,
 }
 
 static int
-parse_imapstore_opt(struct conv *c, int line, const struct strv *a,
-    struct store *st)
+parse_imapstore_opt(struct mb_conv *c, int line, const struct strv *a,
+    struct mb_store *st)
 {
 	const char *k = a->v[0], *v;
-	struct account *acc, tmp;
+	struct mb_account *acc, tmp;
 	bool flag;
 	int rc;
 
@@ -854,8 +857,8 @@ both:
 }
 
 static int
-parse_maildirstore_opt(struct conv *c, int line, const struct strv *a,
-    struct store *st)
+parse_maildirstore_opt(struct mb_conv *c, int line, const struct strv *a,
+    struct mb_store *st)
 {
 	const char *k = a->v[0], *v;
 	bool flag;
@@ -900,8 +903,8 @@ parse_maildirstore_opt(struct conv *c, int line, const struct strv *a,
 }
 
 static int
-parse_channel_opt(struct conv *c, int line, const struct strv *a,
-    struct channel *ch)
+parse_channel_opt(struct mb_conv *c, int line, const struct strv *a,
+    struct mb_channel *ch)
 {
 	const char *k = a->v[0], *v;
 	int side;
@@ -950,7 +953,7 @@ parse_channel_opt(struct conv *c, int line, const struct strv *a,
 }
 
 static int
-parse_group_members(struct group *g, const struct strv *a, size_t from)
+parse_group_members(struct mb_group *g, const struct strv *a, size_t from)
 {
 	for (size_t i = from; i < a->n; i++)
 		strv_add(&g->members, a->v[i]);
@@ -959,8 +962,8 @@ parse_group_members(struct group *g, const struct strv *a, size_t from)
 
 /* A keyword that opens a section wherever it appears (a missing blank line
  * before it is forgiven). */
-static enum section
-section_word(const char *k, enum section cur)
+static enum mb_section
+section_word(const char *k, enum mb_section cur)
 {
 	if (is_word(k, "IMAPAccount"))
 		return SEC_ACCOUNT;
@@ -976,12 +979,13 @@ section_word(const char *k, enum section cur)
 }
 
 static int
-open_section(struct conv *c, int line, const struct strv *a, enum section s)
+open_section(struct mb_conv *c, int line, const struct strv *a,
+    enum mb_section s)
 {
 	const char *name;
 
 	if (s == SEC_GROUP) {
-		struct group *g;
+		struct mb_group *g;
 
 		if (need_value(c, line, a) == -1)
 			return -1;
@@ -1008,7 +1012,7 @@ open_section(struct conv *c, int line, const struct strv *a, enum section s)
 				    "'%s'", name);
 		account_new(c, name, line, false);
 	} else if (s == SEC_IMAPSTORE || s == SEC_MAILDIRSTORE) {
-		struct store *st;
+		struct mb_store *st;
 		size_t idx;
 
 		if (find_store(c, name, &idx) == 0)
@@ -1021,7 +1025,7 @@ open_section(struct conv *c, int line, const struct strv *a, enum section s)
 		st->line = line;
 		st->imap = s == SEC_IMAPSTORE;
 	} else {
-		struct channel *ch;
+		struct mb_channel *ch;
 
 		for (size_t i = 0; i < c->nchannels; i++)
 			if (strcmp(c->channels[i].name, name) == 0)
@@ -1039,16 +1043,16 @@ open_section(struct conv *c, int line, const struct strv *a, enum section s)
 }
 
 static int
-close_section(struct conv *c, enum section s)
+close_section(struct mb_conv *c, enum mb_section s)
 {
 	if (s == SEC_IMAPSTORE) {
-		struct store *st = &c->stores[c->nstores - 1];
+		struct mb_store *st = &c->stores[c->nstores - 1];
 
 		if (!st->has_account && !st->inline_opts)
 			return bad(c, st->line, "IMAPStore '%s' has neither "
 			    "Account nor Host", st->name);
 	} else if (s == SEC_CHANNEL) {
-		struct channel *ch = &c->channels[c->nchannels - 1];
+		struct mb_channel *ch = &c->channels[c->nchannels - 1];
 
 		if (!ch->store_set[FAR])
 			return bad(c, ch->line, "Channel '%s' has no Far "
@@ -1061,7 +1065,7 @@ close_section(struct conv *c, enum section s)
 }
 
 static struct strv *
-section_notes(struct conv *c, enum section s)
+section_notes(struct mb_conv *c, enum mb_section s)
 {
 	switch (s) {
 	case SEC_ACCOUNT:
@@ -1081,7 +1085,7 @@ section_notes(struct conv *c, enum section s)
 
 /* Outside any section: global options. */
 static int
-parse_global(struct conv *c, int line, const struct strv *a)
+parse_global(struct mb_conv *c, int line, const struct strv *a)
 {
 	const char *k = a->v[0], *v;
 	uint64_t size;
@@ -1117,9 +1121,9 @@ parse_global(struct conv *c, int line, const struct strv *a)
 }
 
 static int
-parse_file(struct conv *c, FILE *f)
+parse_file(struct mb_conv *c, FILE *f)
 {
-	enum section cur = SEC_NONE;
+	enum mb_section cur = SEC_NONE;
 	char *text = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -1127,7 +1131,7 @@ parse_file(struct conv *c, FILE *f)
 
 	while (rc == 0 && (len = getline(&text, &cap, f)) != -1) {
 		struct strv a = { 0 };
-		enum section s;
+		enum mb_section s;
 		bool comment;
 		const char *p = text;
 
@@ -1136,6 +1140,7 @@ parse_file(struct conv *c, FILE *f)
 			p++;
 		comment = *p == '#';
 		if (split_line(c, line, text, &a) == -1) {
+			strv_free(&a);
 			rc = -1;
 			break;
 		}
@@ -1192,10 +1197,16 @@ parse_file(struct conv *c, FILE *f)
 			}
 			if (r == 0) {
 				char *all = join_args(&a, 1);
+				bool st = cur == SEC_IMAPSTORE ||
+				    cur == SEC_MAILDIRSTORE;
 
-				note(section_notes(c, cur), "%s %s: not an "
-				    "mbsync option known to this converter; "
-				    "ignored", a.v[0], all);
+				/* store notes end up in channels: say whose */
+				note(section_notes(c, cur), "%s%s%s%s %s: not "
+				    "an mbsync option known to this converter; "
+				    "ignored", st ? (cur == SEC_IMAPSTORE ?
+				    "IMAPStore " : "MaildirStore ") : "", st ?
+				    c->stores[c->nstores - 1].name : "", st ?
+				    ": " : "", a.v[0], all);
 				free(all);
 			}
 			rc = r == -1 ? -1 : 0;
@@ -1374,7 +1385,7 @@ append_block(struct buf *out, const struct buf *blk, int indent, bool active)
 /* ---- accounts ---- */
 
 static char *
-account_problem(const struct account *a)
+account_problem(const struct mb_account *a)
 {
 	if (a->tunnel)
 		return xasprintf("it connects with Tunnel \"%s\", and mailsync "
@@ -1390,16 +1401,16 @@ account_problem(const struct account *a)
 }
 
 static void
-render_account(struct account *a, struct buf *out)
+render_account(struct mb_account *a, struct buf *out)
 {
 	static const char *const tls_names[] = {
-		[TLS_UNSET] = "starttls", [TLS_NONE] = "none",
-		[TLS_STARTTLS] = "starttls", [TLS_IMAPS] = "imaps",
+		[MB_TLS_UNSET] = "starttls", [MB_TLS_NONE] = "none",
+		[MB_TLS_STARTTLS] = "starttls", [MB_TLS_IMAPS] = "imaps",
 	};
 	struct buf b = { 0 };
 	struct strv notes = { 0 }, auth = { 0 }, dropped = { 0 };
 	char *reason = account_problem(a);
-	enum tls tls = a->tls;
+	enum mb_tls tls = a->tls;
 	bool any = false;
 
 	if (reason)
@@ -1415,14 +1426,14 @@ render_account(struct account *a, struct buf *out)
 		emit_kv(&b, 4, "host", a->host);
 	if (a->port)
 		buf_printf(&b, "    port: %d\n", a->port);
-	if (tls == TLS_UNSET) {
-		tls = a->use_imaps ? TLS_IMAPS : a->tunnel ? TLS_NONE :
-		    TLS_STARTTLS;
-		if (tls == TLS_STARTTLS)
+	if (tls == MB_TLS_UNSET) {
+		tls = a->use_imaps ? MB_TLS_IMAPS : a->tunnel ? MB_TLS_NONE :
+		    MB_TLS_STARTTLS;
+		if (tls == MB_TLS_STARTTLS)
 			note(&notes, "no TLSType: STARTTLS, mbsync's default");
 	}
-	if (tls == TLS_NONE && a->host && !is_loopback(a->host)) {
-		tls = TLS_STARTTLS;
+	if (tls == MB_TLS_NONE && a->host && !is_loopback(a->host)) {
+		tls = MB_TLS_STARTTLS;
 		note(&notes, "TLSType None: mailsync connects without "
 		    "encryption only to loopback hosts, so STARTTLS is "
 		    "required instead");
@@ -1574,7 +1585,7 @@ prop_count(unsigned p)
 
 /* Where mbsync keeps mailbox name of Maildir store st, below root. */
 static char *
-local_path(const struct store *st, const char *root, const char *name)
+local_path(const struct mb_store *st, const char *root, const char *name)
 {
 	char *p, *s;
 
@@ -1610,12 +1621,12 @@ parent_dir(const char *path)
 
 /* The mailsync channel for ch, or the reason there is none. */
 static void
-plan_channel(struct conv *c, struct channel *ch)
+plan_channel(struct mb_conv *c, struct mb_channel *ch)
 {
-	struct store *s[2] = {
+	struct mb_store *s[2] = {
 		&c->stores[ch->store[FAR]], &c->stores[ch->store[NEAR]],
 	};
-	const struct store *rs, *ls;
+	const struct mb_store *rs, *ls;
 	const char *rbox, *lbox;
 	char *inbox_dflt, *why;
 	int r, l;
@@ -1765,9 +1776,9 @@ out:
 
 /* direction and propagate, as close to mbsync's Sync as one list allows */
 static void
-render_sync(const struct conv *c, struct channel *ch, struct buf *b)
+render_sync(const struct mb_conv *c, struct mb_channel *ch, struct buf *b)
 {
-	const struct chopts *o = ch->o.have_sync ? &ch->o : &c->global;
+	const struct mb_chopts *o = ch->o.have_sync ? &ch->o : &c->global;
 	unsigned ops[2] = { OP_ALL, OP_ALL }, pull, push, prop;
 	const char *dir;
 
@@ -1791,12 +1802,13 @@ render_sync(const struct conv *c, struct channel *ch, struct buf *b)
 		int nb = 2 * prop_count(both), np = prop_count(pull),
 		    nq = prop_count(push);
 
-		if (nb >= np && nb >= nq) {
-			dir = "both";
-			prop = both;
-		} else if (np >= nq) {
+		/* on a tie, keep mail arriving from the server */
+		if (np >= nb && np >= nq) {
 			dir = "pull";
 			prop = pull;
+		} else if (nb >= nq) {
+			dir = "both";
+			prop = both;
 		} else {
 			dir = "push";
 			prop = push;
@@ -1861,12 +1873,12 @@ format_size(char *out, size_t n, uint64_t size)
 }
 
 static void
-render_channel(const struct conv *c, struct channel *ch, struct buf *out)
+render_channel(const struct mb_conv *c, struct mb_channel *ch, struct buf *out)
 {
-	const struct chopts *g = &c->global;
+	const struct mb_chopts *g = &c->global;
 	struct buf b = { 0 };
 	unsigned create, remove, expunge;
-	const struct store *rs, *ls;
+	const struct mb_store *rs, *ls;
 	long max_messages;
 	const char *sync_state;
 	char size[32];
@@ -1970,7 +1982,7 @@ safe_name(const char *name)
 }
 
 static bool
-key_taken(const struct conv *c, const char *key, bool accounts)
+key_taken(const struct mb_conv *c, const char *key, bool accounts)
 {
 	if (accounts) {
 		for (size_t i = 0; i < c->naccounts; i++)
@@ -1989,7 +2001,7 @@ key_taken(const struct conv *c, const char *key, bool accounts)
 }
 
 static char *
-unique_key(const struct conv *c, const char *base, bool accounts)
+unique_key(const struct mb_conv *c, const char *base, bool accounts)
 {
 	char *key = xstrdup(base);
 
@@ -2001,10 +2013,10 @@ unique_key(const struct conv *c, const char *base, bool accounts)
 }
 
 static void
-assign_keys(struct conv *c)
+assign_keys(struct mb_conv *c)
 {
 	for (size_t i = 0; i < c->naccounts; i++) {
-		struct account *a = &c->accounts[i];
+		struct mb_account *a = &c->accounts[i];
 
 		a->key = unique_key(c, a->name[0] ? a->name : "unnamed", true);
 		if (strcmp(a->key, a->name) != 0)
@@ -2012,7 +2024,7 @@ assign_keys(struct conv *c)
 			    a->name);
 	}
 	for (size_t i = 0; i < c->nchannels; i++) {
-		struct channel *ch = &c->channels[i];
+		struct mb_channel *ch = &c->channels[i];
 		char *safe = safe_name(ch->name);
 
 		ch->key = unique_key(c, safe, false);
@@ -2022,7 +2034,7 @@ assign_keys(struct conv *c)
 		free(safe);
 	}
 	for (size_t i = 0; i < c->ngroups; i++) {
-		struct group *g = &c->groups[i];
+		struct mb_group *g = &c->groups[i];
 		char *safe = safe_name(g->name), *base;
 
 		/* mbsync keeps groups and channels apart; mailsync does not */
@@ -2040,7 +2052,7 @@ assign_keys(struct conv *c)
 }
 
 static void
-render_group(const struct conv *c, struct group *g, struct buf *out)
+render_group(const struct mb_conv *c, struct mb_group *g, struct buf *out)
 {
 	struct strv members = { 0 };
 
@@ -2049,7 +2061,7 @@ render_group(const struct conv *c, struct group *g, struct buf *out)
 		const char *colon = strchr(m, ':');
 		char *name = colon ? xstrndup(m, (size_t)(colon - m)) :
 		    xstrdup(m);
-		const struct channel *ch = NULL;
+		const struct mb_channel *ch = NULL;
 
 		for (size_t j = 0; j < c->nchannels; j++)
 			if (strcmp(c->channels[j].name, name) == 0)
@@ -2086,7 +2098,7 @@ render_group(const struct conv *c, struct group *g, struct buf *out)
 }
 
 static void
-render(struct conv *c, struct buf *out)
+render(struct mb_conv *c, struct buf *out)
 {
 	struct strv head = { 0 };
 
@@ -2094,10 +2106,10 @@ render(struct conv *c, struct buf *out)
 	for (size_t i = 0; i < c->nchannels; i++)
 		plan_channel(c, &c->channels[i]);
 	for (size_t i = 0; i < c->nchannels; i++) {
-		struct channel *a = &c->channels[i];
+		struct mb_channel *a = &c->channels[i];
 
 		for (size_t j = 0; j < c->nchannels && !a->reason; j++) {
-			struct channel *z = &c->channels[j];
+			struct mb_channel *z = &c->channels[j];
 
 			if (j != i && !z->reason &&
 			    strcmp(a->root, z->root) == 0)
@@ -2131,7 +2143,7 @@ render(struct conv *c, struct buf *out)
 /* ---- lifecycle ---- */
 
 static void
-chopts_free(struct chopts *o)
+chopts_free(struct mb_chopts *o)
 {
 	free(o->sync_text);
 	free(o->sync_state);
@@ -2139,13 +2151,13 @@ chopts_free(struct chopts *o)
 }
 
 static void
-conv_free(struct conv *c)
+conv_free(struct mb_conv *c)
 {
 	for (size_t i = 0; i < c->naccounts; i++)
 		account_clear(&c->accounts[i]);
 	free(c->accounts);
 	for (size_t i = 0; i < c->nstores; i++) {
-		struct store *st = &c->stores[i];
+		struct mb_store *st = &c->stores[i];
 
 		free(st->name);
 		free(st->path);
@@ -2154,7 +2166,7 @@ conv_free(struct conv *c)
 	}
 	free(c->stores);
 	for (size_t i = 0; i < c->nchannels; i++) {
-		struct channel *ch = &c->channels[i];
+		struct mb_channel *ch = &c->channels[i];
 
 		free(ch->name);
 		free(ch->key);
@@ -2170,7 +2182,7 @@ conv_free(struct conv *c)
 	}
 	free(c->channels);
 	for (size_t i = 0; i < c->ngroups; i++) {
-		struct group *g = &c->groups[i];
+		struct mb_group *g = &c->groups[i];
 
 		free(g->name);
 		free(g->key);
@@ -2185,7 +2197,7 @@ conv_free(struct conv *c)
 int
 mbsyncrc_convert(const char *path, FILE *out, struct err *e)
 {
-	struct conv c = { 0 };
+	struct mb_conv c = { 0 };
 	struct buf text = { 0 };
 	FILE *f;
 	int rc;

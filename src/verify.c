@@ -46,7 +46,7 @@ enum vkind {
 
 /* SPEC.md section 5: headers mail clients add when they save a copy. */
 static const char *const client_headers[] = {
-	"content-length", "lines", "x-uid",
+	"content-length", "lines", "status", "x-status", "x-uid",
 };
 
 static void

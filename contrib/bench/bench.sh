@@ -1,0 +1,789 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Benchmark mailsync against mbsync (isync) on a generated corpus served by a
+# throwaway Dovecot on loopback; prints a markdown table.  See README here.
+#
+# usage: contrib/bench/bench.sh [--messages N] [--reps R] [--quick] [--out FILE]
+#
+# Environment: MAILSYNC (default: _build/mailsync of this checkout), MBSYNC
+# (default: mbsync on PATH), TMPDIR (where the corpus and Maildirs go; it
+# needs about 5 times the corpus size, and write_bytes is only meaningful on
+# a disk file system, not tmpfs), BENCH_TIMEOUT (seconds one run may take
+# before it is killed and counted FAILED; default 3600).
+
+set -u
+
+usage() {
+	sed -n '6p' "$0" | sed 's/^# //' >&2
+	exit 2
+}
+
+N=
+QUICK=0
+REPS=3
+OUTFILE=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--messages) [ $# -ge 2 ] || usage; N=$2; shift 2 ;;
+	--messages=*) N=${1#*=}; shift ;;
+	--reps) [ $# -ge 2 ] || usage; REPS=$2; shift 2 ;;
+	--reps=*) REPS=${1#*=}; shift ;;
+	--quick) QUICK=1; shift ;;
+	--out) [ $# -ge 2 ] || usage; OUTFILE=$2; shift 2 ;;
+	--out=*) OUTFILE=${1#*=}; shift ;;
+	-h|--help) usage ;;
+	*) echo "bench.sh: unknown argument: $1" >&2; usage ;;
+	esac
+done
+if [ -z "$N" ]; then
+	if [ "$QUICK" = 1 ]; then N=2000; else N=20000; fi
+fi
+case "$N$REPS" in
+*[!0-9]*) echo "bench.sh: --messages and --reps take numbers" >&2; exit 2 ;;
+esac
+[ "$N" -ge 100 ] || { echo "bench.sh: --messages must be at least 100" >&2; exit 2; }
+[ "$REPS" -ge 1 ] || { echo "bench.sh: --reps must be at least 1" >&2; exit 2; }
+case "$OUTFILE" in
+''|/*) ;;
+*) OUTFILE=$(pwd)/$OUTFILE ;;
+esac
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$BENCH_DIR/../.." && pwd)
+: "${MAILSYNC:=$TOP/_build/mailsync}"
+case "$MAILSYNC" in
+/*) ;;
+*) MAILSYNC=$(pwd)/$MAILSYNC ;;
+esac
+: "${MBSYNC:=mbsync}"
+TESTS_SRCDIR=$TOP/tests
+export MAILSYNC TESTS_SRCDIR
+
+for p in python3 "$MBSYNC" dovecot doveadm openssl /usr/bin/time; do
+	command -v "$p" >/dev/null 2>&1 || {
+		echo "bench.sh: $p is required (apt-get install isync dovecot-imapd python3 openssl time)" >&2
+		exit 1
+	}
+done
+
+# shellcheck source=../../tests/integration/lib.sh
+. "$TESTS_SRCDIR/integration/lib.sh"
+# lib.sh speaks TAP on stdout; the benchmark reports on stderr instead.
+bail() { echo "bench.sh: $*" >&2; exit 1; }
+skip_all() { bail "$*"; }
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+
+# Change sizes scale with the corpus: 1% of the messages get flagged (S3),
+# N/40 are moved (S4, marked by the generator) and N/100 are new (S5); at the
+# default 20,000 that is 200, 500 and 200.
+NNEW=$((N / 100))
+PASS=secret
+PY=$T/benchlib.py
+RES=$T/results
+mkdir -p "$RES" "$T/logs" "$T/run"
+
+cat >"$PY" <<'PYEOF'
+# Helpers for bench.sh: corpus generation, measured runs, checks, the table.
+import base64
+import bisect
+import email.utils
+import imaplib
+import os
+import random
+import re
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+SEED = 20240229
+FOLDERS = [
+	("INBOX", 0.25), ("Archive", 0.30), ("Sent", 0.12), ("Work", 0.08),
+	("Work/Projects", 0.07), ("Lists/dev", 0.09), ("Lists/announce", 0.05),
+	("Receipts", 0.04),
+]
+NAMES = ["Alice Martin", "Bob Chen", "Carol Diaz", "Dan Okafor", "Eve Novak",
+	"Frank Weber", "Grace Kim", "Heidi Larsen", "Ivan Petrov", "Judy Singh"]
+
+
+def pools(rng):
+	syll = ["ka", "lo", "mi", "ne", "ru", "sta", "ver", "on", "ti", "bel",
+		"qua", "dor", "pe", "an", "is", "ex", "mor", "gen", "tal", "fu"]
+	words = ["".join(rng.choice(syll) for _ in range(rng.randint(1, 4)))
+		for _ in range(400)]
+	lines = []
+	size = 0
+	while size < 1 << 20:
+		line = []
+		n = 0
+		while n < 66:
+			w = rng.choice(words)
+			line.append(w)
+			n += len(w) + 1
+		s = " ".join(line) + "\n"
+		if rng.random() < 0.12:
+			s += "\n"
+		lines.append(s)
+		size += len(s)
+	text = "".join(lines).encode()
+	b64 = base64.encodebytes(rng.randbytes(3 << 20))
+	return words, text, b64
+
+
+def line_starts(buf):
+	starts = [0]
+	i = buf.find(b"\n")
+	while i >= 0:
+		starts.append(i + 1)
+		i = buf.find(b"\n", i + 1)
+	return starts
+
+
+def take(rng, buf, starts, length):
+	# Whole lines from a random point, about length bytes.
+	limit = len(buf) - length - 200
+	s = starts[bisect.bisect_left(starts, rng.randrange(max(1, limit)))]
+	e = buf.find(b"\n", s + max(1, length))
+	return buf[s:e + 1] if e >= 0 else buf[s:]
+
+
+def target_size(rng):
+	u = rng.random()
+	if u < 0.90:
+		lo, hi = 2 << 10, 20 << 10
+	elif u < 0.985:
+		lo, hi = 20 << 10, 200 << 10
+	else:
+		lo, hi = 200 << 10, 2 << 20
+	return int(lo * (hi / lo) ** rng.random())
+
+
+class Maker:
+	def __init__(self, seed):
+		self.rng = random.Random(seed)
+		self.words, self.text, self.b64 = pools(self.rng)
+		self.tstarts = line_starts(self.text)
+		self.bstarts = line_starts(self.b64)
+
+	def message(self, mid, ts, size, extra=""):
+		rng = self.rng
+		frm, to = rng.sample(NAMES, 2)
+		subj = " ".join(rng.choice(self.words)
+		    for _ in range(rng.randint(2, 8)))
+		hdr = ("Return-Path: <%s@example.org>\n"
+		    "Received: from mx.example.org (mx.example.org [192.0.2.7])\n"
+		    "\tby imap.example.org with ESMTPS id %s\n"
+		    "\tfor <%s@example.org>; %s\n"
+		    "From: %s <%s@example.org>\n"
+		    "To: %s <%s@example.org>\n"
+		    "Subject: %s\n"
+		    "Date: %s\n"
+		    "Message-ID: <%s@bench.example.org>\n"
+		    "X-Test-Id: %s\n%s"
+		    "MIME-Version: 1.0\n") % (
+		    frm.split()[0].lower(), mid, to.split()[0].lower(),
+		    email.utils.formatdate(ts), frm, frm.split()[0].lower(),
+		    to, to.split()[0].lower(), subj,
+		    email.utils.formatdate(ts), mid, mid, extra)
+		hdr = hdr.encode()
+		room = max(200, size - len(hdr))
+		if size < 20 << 10:
+			body = take(rng, self.text, self.tstarts, room - 80)
+			return hdr + (b"Content-Type: text/plain; charset=utf-8\n"
+			    b"Content-Transfer-Encoding: 8bit\n\n") + body
+		bnd = ("=_bench_%s" % mid).encode()
+		intro = take(rng, self.text, self.tstarts, rng.randint(300, 3000))
+		att = take(rng, self.b64, self.bstarts,
+		    max(100, room - len(intro) - 400))
+		return hdr + b"Content-Type: multipart/mixed; boundary=\"" + \
+		    bnd + b"\"\n\nThis is a multi-part message in MIME format.\n" \
+		    b"\n--" + bnd + b"\nContent-Type: text/plain; charset=utf-8\n" \
+		    b"\n" + intro + b"\n--" + bnd + \
+		    b"\nContent-Type: application/octet-stream\n" \
+		    b"Content-Disposition: attachment; filename=\"" + \
+		    mid.encode() + b".bin\"\n" \
+		    b"Content-Transfer-Encoding: base64\n\n" + att + \
+		    b"\n--" + bnd + b"--\n"
+
+
+def server_dir(root, folder):
+	# Dovecot's default Maildir++ layout: INBOX is the root.
+	if folder == "INBOX":
+		return root
+	return os.path.join(root, "." + folder.replace("/", "."))
+
+
+def write_file(d, sub, name, data, ts):
+	path = os.path.join(d, sub, name)
+	fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+	try:
+		os.write(fd, data)
+	finally:
+		os.close(fd)
+	os.utime(path, (ts, ts))
+
+
+def cmd_gen(root, n):
+	"""gen ROOT N: write the corpus as a Dovecot Maildir++ tree."""
+	n = int(n)
+	mk = Maker(SEED)
+	rng = random.Random(SEED + 1)
+	names = [f for f, _ in FOLDERS]
+	weights = [w for _, w in FOLDERS]
+	plan = [(rng.choices(names, weights)[0], target_size(rng), rng.random())
+	    for _ in range(n)]
+	archive = [i for i, p in enumerate(plan) if p[0] == "Archive"]
+	nmove = n // 40
+	step = max(1, len(archive) // max(1, nmove))
+	moveset = set(archive[::step][:nmove])
+	for f in names:
+		d = server_dir(root, f)
+		for sub in ("cur", "new", "tmp"):
+			os.makedirs(os.path.join(d, sub), exist_ok=True)
+		if f != "INBOX":
+			open(os.path.join(d, "maildirfolder"), "w").close()
+	t0 = 1640995200		# 2022-01-01
+	span = 2 * 365 * 86400
+	total = 0
+	for i, (folder, size, u) in enumerate(plan):
+		mid = "m%06d" % i
+		sets = []
+		if i % 100 == 37:
+			sets.append("flagset")
+		if i in moveset:
+			sets.append("moveset")
+		extra = "X-Bench-Set: %s\n" % " ".join(sets) if sets else ""
+		ts = t0 + i * span // n + mk.rng.randrange(3600)
+		data = mk.message(mid, ts, size, extra)
+		flags = ""
+		if u < 0.03 and i % 100 != 37:
+			flags += "F"
+		if u < 0.85:
+			if u > 0.79:
+				flags += "R"
+			flags += "S"
+		name = "%d.M%dP1.bench,S=%d,W=%d:2,%s" % (ts, i, len(data),
+		    len(data) + data.count(b"\n"), flags)
+		write_file(server_dir(root, folder), "cur", name, data, ts)
+		total += len(data)
+	print("%d %d" % (n, total))
+
+
+def cmd_new(rep, count, *dirs):
+	"""new REP COUNT MAILDIR...: the same new messages into each INBOX/new."""
+	rep = int(rep)
+	mk = Maker(SEED + 1000 + rep)
+	ts = 1720000000 + rep * 86400
+	for j in range(int(count)):
+		mid = "n%02d%05d" % (rep, j)
+		data = mk.message(mid, ts + j, target_size(mk.rng) if j % 10
+		    else 4096)
+		name = "%d.N%dP%d.bench" % (ts + j, j, rep)
+		for d in dirs:
+			inbox = os.path.join(d, "INBOX")
+			for sub in ("tmp", "new"):
+				os.makedirs(os.path.join(inbox, sub), exist_ok=True)
+			write_file(inbox, "tmp", name, data, ts + j)
+			os.rename(os.path.join(inbox, "tmp", name),
+			    os.path.join(inbox, "new", name))
+
+
+def cmd_measure(out, log, *cmd):
+	"""measure OUT LOG CMD...: run CMD; OUT gets rc, wall, cpu, rss, io."""
+	limit = int(os.environ.get("BENCH_TIMEOUT", "3600"))
+	# The command's output and time(1)'s report must not count as its
+	# file system writes: the output goes through a pipe, the report to
+	# tmpfs where there is one.
+	shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else \
+	    os.path.dirname(out)
+	tfile = os.path.join(shm, "bench-time.%d" % os.getpid())
+	rfd, wfd = os.pipe()
+	t0 = time.monotonic()
+	pid = os.fork()
+	if pid == 0:
+		# GNU time, not this process, forks the command: a process keeps
+		# the peak RSS of the image it exec'ed from, and Python's would
+		# hide a small tool's.
+		try:
+			os.setpgid(0, 0)
+			os.close(rfd)
+			os.dup2(wfd, 1)
+			os.dup2(wfd, 2)
+			nul = os.open(os.devnull, os.O_RDONLY)
+			os.dup2(nul, 0)
+			os.execv("/usr/bin/time", ["time", "-f", "%U %S %M",
+			    "-o", tfile, "--"] + list(cmd))
+		except OSError as e:
+			os.write(2, ("exec /usr/bin/time: %s\n" % e).encode())
+		os._exit(127)
+	os.close(wfd)
+
+	def drain():
+		with open(log, "wb") as fp:
+			while True:
+				b = os.read(rfd, 65536)
+				if not b:
+					break
+				fp.write(b)
+		os.close(rfd)
+	reader = threading.Thread(target=drain)
+	reader.start()
+	timed_out = []
+
+	def expire(signum, frame):
+		timed_out.append(1)
+		try:
+			os.killpg(pid, signal.SIGKILL)
+		except OSError:
+			pass
+	signal.signal(signal.SIGALRM, expire)
+	signal.alarm(limit)
+	# Read the I/O counters while time(1) is a zombie: they include those
+	# of the command it reaped.
+	os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+	signal.alarm(0)
+	wall = time.monotonic() - t0
+	wbytes = -1
+	try:
+		with open("/proc/%d/io" % pid) as fp:
+			for line in fp:
+				k, v = line.split(":")
+				if k == "write_bytes":
+					wbytes = int(v)
+	except OSError:
+		pass
+	_, status, _ = os.wait4(pid, 0)
+	reader.join()
+	rc = os.waitstatus_to_exitcode(status)
+	cpu, rss = 0.0, 0
+	try:
+		with open(tfile) as fp:
+			lines = fp.read().splitlines()
+		os.unlink(tfile)
+		for line in lines:
+			if line.startswith("Command terminated by signal"):
+				rc = 128 + int(line.split()[-1])
+		u, s, m = lines[-1].split()
+		cpu, rss = float(u) + float(s), int(m)
+	except (OSError, ValueError, IndexError):
+		pass
+	if timed_out:
+		rc = 124
+		with open(log, "a") as fp:
+			fp.write("killed after %d s (BENCH_TIMEOUT)\n" % limit)
+	with open(out, "w") as fp:
+		fp.write("%d %.3f %.3f %d %d\n" % (rc, wall, cpu, rss, wbytes))
+	return 0
+
+
+def doveadm(conf, *args):
+	return subprocess.run(["doveadm", "-c", conf] + list(args),
+	    capture_output=True, text=True, check=True).stdout
+
+
+def cmd_check(conf, user, root):
+	"""check CONF USER ROOT: per-folder counts and flagged count agree."""
+	srv = {}
+	out = doveadm(conf, "-f", "tab", "mailbox", "status", "-u", user,
+	    "messages", "*")
+	for line in out.splitlines()[1:]:
+		name, _, cnt = line.rpartition("\t")
+		srv[name] = int(cnt)
+	sflag = len(doveadm(conf, "search", "-u", user, "mailbox", "*",
+	    "flagged").splitlines())
+	loc = {}
+	lflag = 0
+	for dirpath, dirnames, _ in os.walk(root):
+		if "cur" not in dirnames:
+			continue
+		name = os.path.relpath(dirpath, root)
+		cnt = 0
+		for sub in ("cur", "new"):
+			for e in os.scandir(os.path.join(dirpath, sub)):
+				cnt += 1
+				fl = e.name.rpartition(":2,")[2] \
+				    if ":2," in e.name else ""
+				if "F" in fl:
+					lflag += 1
+		loc[name] = cnt
+		dirnames[:] = [d for d in dirnames
+		    if d not in ("cur", "new", "tmp")]
+	bad = []
+	for f in sorted(set(srv) | set(loc)):
+		if srv.get(f, 0) != loc.get(f, 0):
+			bad.append("%s %s/%s" % (f, loc.get(f, "-"),
+			    srv.get(f, "-")))
+	if sflag != lflag:
+		bad.append("flagged %d/%d" % (lflag, sflag))
+	if bad:
+		msg = "local/server counts differ: " + ", ".join(bad)
+		print(msg if len(msg) < 200 else msg[:196] + " ...")
+		return 1
+	return 0
+
+
+def login(port, user, password, ca):
+	ctx = ssl.create_default_context(cafile=ca)
+	im = imaplib.IMAP4_SSL("127.0.0.1", int(port), ssl_context=ctx)
+	im.login(user, password)
+	return im
+
+
+def folders(im):
+	typ, data = im.list('""', "*")
+	names = []
+	for item in data:
+		if isinstance(item, tuple):
+			item = item[0]
+		m = re.match(rb'\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.*)$',
+		    item)
+		if not m or b"\\Noselect" in m.group(1):
+			continue
+		n = m.group(2)
+		if n.startswith(b'"'):
+			n = n[1:-1].replace(b'\\"', b'"').replace(b"\\\\", b"\\")
+		names.append(n.decode())
+	return names
+
+
+def cmd_fetch(port, user, password, ca, what):
+	"""fetch PORT USER PASS CA body|meta: one session over every folder."""
+	im = login(port, user, password, ca)
+	items = "(BODY.PEEK[])" if what == "body" else \
+	    "(FLAGS RFC822.SIZE INTERNALDATE " \
+	    "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+	n = 0
+	for f in folders(im):
+		typ, data = im.select('"%s"' % f, readonly=True)
+		if typ != "OK" or int(data[0]) == 0:
+			continue
+		typ, data = im.uid("FETCH", "1:*", items)
+		if typ != "OK":
+			raise SystemExit("UID FETCH in %s failed" % f)
+		n += sum(1 for d in data if isinstance(d, tuple))
+		del data
+	im.logout()
+	print(n)
+	return 0
+
+
+def read_result(path):
+	try:
+		with open(path) as fp:
+			rc, wall, cpu, rss, wb = fp.read().split()
+	except (OSError, ValueError):
+		return None
+	return int(rc), float(wall), float(cpu), int(rss), int(wb)
+
+
+def cmd_table(resdir, reps, nmsg, mib):
+	"""table RESDIR REPS N MIB: the markdown table and notes."""
+	reps = int(reps)
+	scen = [
+		("S1", "S1 initial pull (empty Maildir)"),
+		("S2", "S2 no-change resync"),
+		("S3", "S3 1%% flags changed on server (%d msgs)" %
+		    (int(nmsg) // 100)),
+		("S4", "S4 %d msgs moved between folders on server" %
+		    (int(nmsg) // 40)),
+		("S5", "S5 %d new local msgs pushed" % (int(nmsg) // 100)),
+		("S6", "S6 = S1 via 20 ms RTT proxy"),
+	]
+	tools = ("mailsync", "mbsync")
+	notes = []
+	print("| scenario | mailsync median s | mbsync median s | ratio "
+	    "| mailsync CPU s | mbsync CPU s | RSS MiB each | "
+	    "FS write MiB each |")
+	print("|---|---:|---:|---:|---:|---:|---:|---:|")
+	med = {}
+	for key, label in scen:
+		cells = {}
+		for tool in tools:
+			runs = []
+			failed = None
+			for r in range(1, reps + 1):
+				base = os.path.join(resdir, "%s.%s.%d" %
+				    (key, tool, r))
+				res = read_result(base)
+				chk = ""
+				if os.path.exists(base + ".check"):
+					with open(base + ".check") as fp:
+						chk = fp.read().strip()
+				if res is None:
+					failed = failed or "rep %d: not run" % r
+				elif res[0] != 0:
+					failed = failed or "rep %d: exit %d%s" % (
+					    r, res[0], (": " + chk) if chk else "")
+				elif chk:
+					failed = failed or "rep %d: %s" % (r, chk)
+				else:
+					runs.append(res)
+			if failed:
+				notes.append("%s %s FAILED (%s)" % (tool, key,
+				    failed))
+				cells[tool] = None
+				continue
+			cells[tool] = (
+			    statistics.median(x[1] for x in runs),
+			    statistics.median(x[2] for x in runs),
+			    max(x[3] for x in runs) / 1024.0,
+			    statistics.median(x[4] for x in runs) / 1048576.0)
+			med[(key, tool)] = cells[tool][0]
+		a, b = cells["mailsync"], cells["mbsync"]
+
+		def f(c, i, fmt):
+			return "FAILED" if c is None else fmt % c[i]
+		ratio = "—" if a is None or b is None or b[0] <= 0 else \
+		    "%.2f" % (a[0] / b[0])
+		print("| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |" % (
+		    label, f(a, 0, "%.2f"), f(b, 0, "%.2f"), ratio,
+		    f(a, 1, "%.2f"), f(b, 1, "%.2f"), f(a, 2, "%.1f"),
+		    f(b, 2, "%.1f"), f(a, 3, "%.1f"), f(b, 3, "%.1f")))
+	runs = [read_result(os.path.join(resdir, "floor.%d" % r))
+	    for r in range(1, reps + 1)]
+	runs = [x for x in runs if x is not None and x[0] == 0]
+	print()
+	if runs:
+		fw = statistics.median(x[1] for x in runs)
+		fc = statistics.median(x[2] for x in runs)
+		rel = "".join(", %s S1 = %.2fx floor" % (t, med[("S1", t)] / fw)
+		    for t in tools if ("S1", t) in med and fw > 0)
+		print("S1 floor (one imaplib session, UID FETCH 1:* "
+		    "BODY.PEEK[] per folder, data discarded): median %.2f s, "
+		    "CPU %.2f s%s." % (fw, fc, rel))
+	else:
+		print("S1 floor: FAILED")
+	if notes:
+		print()
+		for n in notes:
+			print("- " + n)
+	return 0
+
+
+def main():
+	cmds = {"gen": cmd_gen, "new": cmd_new, "measure": cmd_measure,
+	    "check": cmd_check, "fetch": cmd_fetch, "table": cmd_table}
+	if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+		sys.stderr.write("benchlib.py: unknown command\n")
+		return 2
+	return cmds[sys.argv[1]](*sys.argv[2:]) or 0
+
+
+if __name__ == "__main__":
+	sys.exit(main())
+PYEOF
+
+# ---- server and corpus -------------------------------------------------
+say "starting Dovecot"
+# mbsync 1.4 matches the host name against DNS subjectAltNames and the CN
+# only, never IP addresses: the harness certificate, with CN 127.0.0.1 (a
+# later -subj wins), lets both tools use Host 127.0.0.1.
+make_cert "$T" cert -subj "/CN=127.0.0.1"
+# shellcheck disable=SC2119
+dovecot_start
+CERT=$T/cert.pem
+
+say "generating $N messages (seed fixed)"
+start=$(date +%s)
+CORPUS=$T/corpus
+mkdir -p "$CORPUS"
+read -r _ CORPUS_BYTES < <(python3 "$PY" gen "$CORPUS" "$N") ||
+	bail "corpus generation failed"
+CORPUS_MIB=$(awk -v b="$CORPUS_BYTES" 'BEGIN { printf "%.0f", b / 1048576 }')
+# One server account per tool (and one for the floor): identical hard-linked
+# copies, so that what one tool pushes (S5) is never pulled by the other.
+# Dovecot never rewrites a message file, so sharing inodes is safe.
+for u in ms mb rw; do
+	mkdir -p "$D/home/$u"
+	cp -al "$CORPUS" "$D/home/$u/Maildir" || bail "cp -al failed"
+done
+chown -R "$mail_uid:$mail_gid" "$D/home" "$CORPUS"
+say "corpus: $N messages, $CORPUS_MIB MiB, in $(($(date +%s) - start)) s"
+
+# Let Dovecot build its indexes and caches for each account before anything
+# is timed, and bring the message files into the page cache.
+say "warming up Dovecot"
+for u in ms mb rw; do
+	python3 "$PY" fetch "$IMAPS_PORT" "$u" "$PASS" "$CERT" meta >/dev/null ||
+		bail "warm-up fetch for $u failed"
+done
+python3 "$PY" fetch "$IMAPS_PORT" rw "$PASS" "$CERT" body >/dev/null ||
+	bail "warm-up body fetch failed"
+
+# ---- tool configurations -----------------------------------------------
+# ms_config FILE DIR PORT, mb_config FILE DIR PORT
+ms_config() {
+	cat >"$1" <<YAML
+accounts:
+  bench:
+    host: 127.0.0.1
+    port: $3
+    tls: imaps
+    user: ms
+    password: $PASS
+    ca-file: $CERT
+    timeout: 120
+channels:
+  bench:
+    account: bench
+    maildir: $2/mail
+    state-dir: $2/state
+YAML
+	chmod 600 "$1"
+}
+
+mb_config() {
+	cat >"$1" <<RC
+IMAPAccount bench
+Host 127.0.0.1
+Port $3
+User mb
+Pass $PASS
+SSLType IMAPS
+CertificateFile $CERT
+
+IMAPStore bench-far
+Account bench
+
+MaildirStore bench-near
+Path $2/mail/
+Inbox $2/mail/INBOX
+SubFolders Verbatim
+
+Channel bench
+Far :bench-far:
+Near :bench-near:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+RC
+	chmod 600 "$1"
+}
+
+MS_DIR=$T/run/ms
+MB_DIR=$T/run/mb
+ms_config "$T/ms.yaml" "$MS_DIR" "$IMAPS_PORT"
+mb_config "$T/mb.rc" "$MB_DIR" "$IMAPS_PORT"
+
+# run_one SCEN REP TOOL CONFIG DIR: one measured run plus its check.
+run_one() {
+	local scen=$1 rep=$2 tool=$3 conf=$4 dir=$5 res log user rc wall
+	res=$RES/$scen.$tool.$rep
+	log=$T/logs/$scen.$tool.$rep.log
+	# mbsync sleeps until the clock leaves a second in which a directory it
+	# scans was modified; from cron, the last change is never that recent.
+	sleep 1.1
+	if [ "$tool" = mailsync ]; then
+		user=ms
+		python3 "$PY" measure "$res" "$log" "$MAILSYNC" -c "$conf" -a -q
+	else
+		user=mb
+		python3 "$PY" measure "$res" "$log" "$MBSYNC" -c "$conf" -a -q
+	fi
+	read -r rc wall _ <"$res"
+	if [ "$rc" != 0 ]; then
+		tail -3 "$log" | tr '\n' ' ' | cut -c1-200 >"$res.check"
+		say "$scen rep $rep $tool: FAILED, exit $rc ($(cat "$res.check"))"
+		return
+	fi
+	if ! python3 "$PY" check "$DOVECOT_CONF" "$user" "$dir/mail" >"$res.check" 2>&1; then
+		say "$scen rep $rep $tool: ${wall}s, WRONG RESULT: $(cat "$res.check")"
+		return
+	fi
+	: >"$res.check"
+	say "$scen rep $rep $tool: ${wall}s"
+}
+
+# fresh DIR: an empty Maildir root (mbsync requires it to exist) and no state.
+fresh() { rm -rf "$1"; mkdir -p "$1/mail"; }
+
+# ---- S1: initial pull, and its floor -----------------------------------
+for rep in $(seq "$REPS"); do
+	fresh "$MS_DIR"
+	run_one S1 "$rep" mailsync "$T/ms.yaml" "$MS_DIR"
+	fresh "$MB_DIR"
+	run_one S1 "$rep" mbsync "$T/mb.rc" "$MB_DIR"
+	python3 "$PY" measure "$RES/floor.$rep" "$T/logs/floor.$rep.log" \
+		python3 "$PY" fetch "$IMAPS_PORT" rw "$PASS" "$CERT" body
+	read -r _ wall _ <"$RES/floor.$rep"
+	say "S1 rep $rep floor: ${wall}s"
+done
+
+# ---- S6: S1 through a 10 ms each way proxy -----------------------------
+# Run right after S1 so that it pulls the very same corpus; into its own
+# directories, so S1's result stays the base for S2..S5.
+mkfifo "$T/proxy.port"
+python3 "$BENCH_DIR/delayproxy.py" 0 127.0.0.1 "$IMAPS_PORT" 10 >"$T/proxy.port" &
+PROXY_PID=$!
+stop_proxy() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; }
+at_exit stop_proxy
+read -r PROXY_PORT <"$T/proxy.port" || bail "delayproxy.py did not start"
+ms_config "$T/ms6.yaml" "$T/run/ms6" "$PROXY_PORT"
+mb_config "$T/mb6.rc" "$T/run/mb6" "$PROXY_PORT"
+for rep in $(seq "$REPS"); do
+	fresh "$T/run/ms6"
+	run_one S6 "$rep" mailsync "$T/ms6.yaml" "$T/run/ms6"
+	rm -rf "$T/run/ms6"
+	fresh "$T/run/mb6"
+	run_one S6 "$rep" mbsync "$T/mb6.rc" "$T/run/mb6"
+	rm -rf "$T/run/mb6"
+done
+stop_proxy
+
+# ---- S2..S5: resyncs of each tool's own synced Maildir -----------------
+both() {	# both SCEN REP
+	run_one "$1" "$2" mailsync "$T/ms.yaml" "$MS_DIR"
+	run_one "$1" "$2" mbsync "$T/mb.rc" "$MB_DIR"
+}
+
+for rep in $(seq "$REPS"); do
+	both S2 "$rep"
+done
+
+for rep in $(seq "$REPS"); do
+	if [ $((rep % 2)) = 1 ]; then op=add; else op=remove; fi
+	for u in ms mb; do
+		dadm flags "$op" -u "$u" '\Flagged' mailbox '*' \
+			header X-Bench-Set flagset || bail "doveadm flags $op failed"
+	done
+	both S3 "$rep"
+done
+
+for rep in $(seq "$REPS"); do
+	if [ $((rep % 2)) = 1 ]; then from=Archive to=Work; else from=Work to=Archive; fi
+	for u in ms mb; do
+		dadm move -u "$u" "$to" mailbox "$from" \
+			header X-Bench-Set moveset || bail "doveadm move failed"
+	done
+	both S4 "$rep"
+done
+
+for rep in $(seq "$REPS"); do
+	python3 "$PY" new "$rep" "$NNEW" "$MS_DIR/mail" "$MB_DIR/mail" ||
+		bail "writing new messages failed"
+	both S5 "$rep"
+done
+
+# ---- report ------------------------------------------------------------
+ms_version=$("$MAILSYNC" --version 2>/dev/null | head -1)
+report() {
+	echo "# mailsync vs mbsync benchmark"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -sr);" \
+		"corpus $N messages in 8 folders, $CORPUS_MIB MiB;" \
+		"$REPS repetitions, medians."
+	echo "mailsync: $MAILSYNC (${ms_version:-version unknown});" \
+		"mbsync: $("$MBSYNC" -v 2>&1 | head -1); Dovecot $(dovecot --version | cut -d' ' -f1)."
+	echo
+	python3 "$PY" table "$RES" "$REPS" "$N" "$CORPUS_MIB"
+}
+if [ -n "$OUTFILE" ]; then
+	report | tee "$OUTFILE"
+else
+	report
+fi
