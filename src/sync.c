@@ -24,6 +24,7 @@ struct chan {
 	struct folder_list folders[2];
 	enum err_code worst;
 	struct err first;
+	const char *selected[2];	/* folder each store has selected */
 };
 
 static const char *const side_name[2] = { "server", "disk" };
@@ -131,19 +132,33 @@ pair_index_free(struct pair_index *pi)
  * on one side only needs no identity.
  */
 static int
-load_details(struct chan *c, struct msg_list *ml[2],
-    const struct state_pairs *pairs, const struct state_intents *intents,
-    bool uids_stale, struct err *e)
+ensure_selected(struct chan *c, enum side side, struct folder_work *fw,
+    struct err *e)
 {
+	struct folder_status st;
+
+	if (c->selected[side] == fw->name)
+		return 0;
+	c->selected[side] = NULL;
+	if (c->store[side]->ops->select(c->store[side], fw->name, &st, e) < 0)
+		return -1;
+	c->selected[side] = fw->name;
+	return 0;
+}
+
+static int
+load_details(struct chan *c, struct folder_work *fw, struct err *e)
+{
+	struct msg_list *ml[2] = { &fw->ml[0], &fw->ml[1] };
+	bool uids_stale = fw->uidvalidity_changed, uploads = false;
 	struct pair_index pi;
 	struct msg **todo[2];
 	size_t n[2] = { 0, 0 };
-	bool uploads = false;
 	int rc = 0;
 
-	pair_index_build(&pi, pairs, uids_stale);
-	for (size_t i = 0; i < intents->n; i++)
-		if (intents->v[i].kind == STATE_INTENT_UPLOAD)
+	pair_index_build(&pi, &fw->pairs, uids_stale);
+	for (size_t i = 0; i < fw->intents.n; i++)
+		if (fw->intents.v[i].kind == STATE_INTENT_UPLOAD)
 			uploads = true;
 	for (int s = 0; s < 2; s++)
 		todo[s] = xcalloc(ml[s]->n + 1, sizeof(*todo[s]));
@@ -162,7 +177,8 @@ load_details(struct chan *c, struct msg_list *ml[2],
 		}
 	}
 	for (int s = 0; s < 2 && rc == 0; s++)
-		if (n[s] > 0)
+		if (n[s] > 0 && (rc = ensure_selected(c, (enum side)s, fw,
+		    e)) == 0)
 			rc = c->store[s]->ops->details(c->store[s], todo[s],
 			    n[s], e);
 	for (int s = 0; s < 2; s++)
@@ -279,6 +295,17 @@ folder_record(const struct folder_work *fw, const size_t changed[2],
 	}
 }
 
+/* Whether carrying out the plan touches the server. */
+static bool
+needs_remote(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].kind == PLAN_COPY || ((p->v[i].kind == PLAN_FLAGS ||
+		    p->v[i].kind == PLAN_DELETE) && p->v[i].side == SIDE_REMOTE))
+			return true;
+	return false;
+}
+
 /* Select and list both sides of a folder and load its state. */
 static int
 load_folder(struct chan *c, struct folder_work *fw, struct err *e)
@@ -298,9 +325,11 @@ load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 
 		if (!fw->exists[s])
 			continue;	/* dry run: would be created */
+		c->selected[s] = NULL;
 		if (st->ops->select(st, fw->name, s == SIDE_REMOTE ? &fw->rst :
 		    NULL, e) < 0 || st->ops->list(st, &fw->ml[s], e) < 0)
 			return -1;
+		c->selected[s] = fw->name;
 	}
 	if (fw->exists[SIDE_REMOTE] && fw->rst.uidvalidity == 0)
 		return err_set(e, ERR_FAIL, "server reports no valid "
@@ -344,18 +373,17 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 	struct plan plan = { 0 };
 	int rc = -1;
 
-	/* the listing may be from before other folders were visited */
-	for (int s = 0; s < 2; s++)
-		if (fw->exists[s] && !c->opts->dry_run &&
-		    c->store[s]->ops->select(c->store[s], folder,
-		    s == SIDE_REMOTE ? &fw->rst : NULL, e) < 0)
-			return -1;
+	/* Listings stay valid (UIDs and unique names are stable), but the
+	 * stores act on their selected folder: select again only where this
+	 * folder is not the selected one, and on the server only when the
+	 * plan has something to do there (a SELECT is a round trip). */
+	if (fw->exists[SIDE_LOCAL] && ensure_selected(c, SIDE_LOCAL, fw, e) < 0)
+		return -1;
 	if (fw->uidvalidity_changed)
 		log_msg(LOG_NORMAL, "%s %s: UIDVALIDITY changed (%u -> %u); "
 		    "re-pairing by Message-ID and size", c->ch->name, folder,
 		    fw->sf.uidvalidity, fw->rst.uidvalidity);
-	if (load_details(c, ml, &fw->pairs, &fw->intents,
-	    fw->uidvalidity_changed, e) < 0)
+	if (load_details(c, fw, e) < 0)
 		return -1;
 
 	memset(&in, 0, sizeof(in));
@@ -382,6 +410,9 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 			    b.data ? b.data : "");
 		}
 		buf_free(&b);
+	} else if (needs_remote(&plan) && ensure_selected(c, SIDE_REMOTE, fw,
+	    e) < 0) {
+		goto out;
 	} else {
 		struct apply_ctx ax = {
 			.store = { c->store[0], c->store[1] },
@@ -474,6 +505,7 @@ folder_vanished(struct chan *c, const char *folder, enum side gone,
 		    "not treating that as deleted messages (set 'remove' to "
 		    "propagate folder removal, or recreate it)",
 		    side_name[gone]);
+	c->selected[other] = NULL;
 	if (c->store[other]->ops->select(c->store[other], folder, &st, e) < 0 ||
 	    c->store[other]->ops->list(c->store[other], &ml, e) < 0) {
 		msg_list_free(&ml);
@@ -658,6 +690,8 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 			chan_fail(&c, NULL, &err);
 			goto out;
 		}
+		/* moves select folders of their own */
+		c.selected[SIDE_REMOTE] = c.selected[SIDE_LOCAL] = NULL;
 		if (c.stats->move_errors > 0)
 			c.worst = err_worst(c.worst, ERR_FAIL);
 	}
