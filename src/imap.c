@@ -2008,7 +2008,8 @@ enum idle_line {
 };
 
 /* What an untagged line means while idling: EXISTS, EXPUNGE, FETCH and
- * RECENT (RFC 3501 7.3, 7.4) and VANISHED (RFC 7162 3.2.10) are news. */
+ * RECENT (RFC 3501 7.3, 7.4), VANISHED (RFC 7162 3.2.10), and with NOTIFY
+ * STATUS and LIST (RFC 5465 5.1 to 5.4) are news. */
 static enum idle_line
 idle_classify(const char *p)
 {
@@ -2022,7 +2023,9 @@ idle_classify(const char *p)
 	p += 2;
 	if (strncasecmp(p, "BYE", 3) == 0 && (p[3] == ' ' || p[3] == '\r'))
 		return IDLE_LINE_BYE;
-	if (strncasecmp(p, "VANISHED ", 9) == 0)
+	if (strncasecmp(p, "VANISHED ", 9) == 0 ||
+	    strncasecmp(p, "STATUS ", 7) == 0 ||
+	    strncasecmp(p, "LIST ", 5) == 0)
 		return IDLE_LINE_CHANGE;
 	if (*p < '0' || *p > '9')
 		return IDLE_LINE_OTHER;
@@ -2141,36 +2144,12 @@ idle_drain(struct imap_store *s, bool *changed, struct err *e)
 	return 0;
 }
 
+/* IDLE on what is set up, up to the server's "+" and what came with it. */
 static int
-imap_idle_start(struct store *st, const char *name, int *fd_out,
-    bool *changed_out, struct err *e)
+idle_enter(struct imap_store *s, int *fd_out, bool *changed, struct err *e)
 {
-	struct imap_store *s = imap_of(st);
 	enum idle_line kind = IDLE_LINE_OTHER;
-	char *wire, what[300];
 	int r;
-
-	*fd_out = -1;
-	*changed_out = false;
-	snprintf(what, sizeof(what), "EXAMINE %s", name);
-	if (check_usable(s, what, e) < 0)
-		return -1;
-	if (!has_cap(s, "IDLE"))
-		return err_set(e, ERR_FAIL, "%s: the server does not support "
-		    "IDLE", s->label);
-	if (wire_name(s, name, &wire, e) < 0)
-		return -1;
-	/* Read-only: watching must not clear \Recent nor risk a change. */
-	free(s->sel_name);
-	free(s->sel_wire);
-	s->sel_name = NULL;
-	s->sel_wire = NULL;
-	memset(&s->sel, 0, sizeof(s->sel));
-	imap_io_allow_permflags(s->io, true);
-	r = mailimap_examine(s->imap, wire);
-	free(wire);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_fail(s, r, what, e);
 
 	r = imap_cmd_begin(s->imap, "IDLE");
 	if (r == MAILIMAP_NO_ERROR)
@@ -2187,14 +2166,75 @@ imap_idle_start(struct store *st, const char *name, int *fd_out,
 			return err_set(e, ERR_FAIL, "%s: IDLE: %s", s->label,
 			    server_text(s));
 		if (kind != IDLE_LINE_CONT &&
-		    idle_handle(s, kind, changed_out, e) < 0)
+		    idle_handle(s, kind, changed, e) < 0)
 			return -1;
 	}
-	if (idle_drain(s, changed_out, e) < 0)
+	if (idle_drain(s, changed, e) < 0)
 		return -1;
 	*fd_out = mailstream_low_get_fd(mailstream_get_low(
 	    s->imap->imap_stream));
 	return 0;
+}
+
+/*
+ * RFC 5465 for every personal folder.  Flag changes in folders that are
+ * not selected are only told with CONDSTORE enabled (as HIGHESTMODSEQ),
+ * so without it NOTIFY would miss them: then it is not used at all.
+ */
+static int
+notify_setup(struct imap_store *s, struct err *e)
+{
+	int r;
+
+	if (!has_cap(s, "NOTIFY") || !has_cap(s, "ENABLE") ||
+	    !has_cap(s, "CONDSTORE"))
+		return err_set(e, ERR_FAIL, "%s: the server does not support "
+		    "NOTIFY with CONDSTORE", s->label);
+	r = imap_cmd_simple(s->imap, "ENABLE CONDSTORE");
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, "ENABLE CONDSTORE", e);
+	r = imap_cmd_simple(s->imap, "NOTIFY SET (personal (MessageNew "
+	    "MessageExpunge FlagChange MailboxName))");
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, "NOTIFY", e);
+	return 0;
+}
+
+static int
+imap_idle_start(struct store *st, const char *name, int *fd_out,
+    bool *changed_out, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	char *wire, what[300];
+	int r;
+
+	*fd_out = -1;
+	*changed_out = false;
+	snprintf(what, sizeof(what), "EXAMINE %s", name ? name : "");
+	if (check_usable(s, name ? what : "NOTIFY", e) < 0)
+		return -1;
+	if (!has_cap(s, "IDLE"))
+		return err_set(e, ERR_FAIL, "%s: the server does not support "
+		    "IDLE", s->label);
+	if (name == NULL) {
+		if (notify_setup(s, e) < 0)
+			return -1;
+		return idle_enter(s, fd_out, changed_out, e);
+	}
+	if (wire_name(s, name, &wire, e) < 0)
+		return -1;
+	/* Read-only: watching must not clear \Recent nor risk a change. */
+	free(s->sel_name);
+	free(s->sel_wire);
+	s->sel_name = NULL;
+	s->sel_wire = NULL;
+	memset(&s->sel, 0, sizeof(s->sel));
+	imap_io_allow_permflags(s->io, true);
+	r = mailimap_examine(s->imap, wire);
+	free(wire);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, what, e);
+	return idle_enter(s, fd_out, changed_out, e);
 }
 
 static int
@@ -2212,13 +2252,16 @@ imap_idle_check(struct store *st, bool *changed_out, struct err *e)
 }
 
 static int
-imap_idle_done(struct store *st, bool *changed_out, struct err *e)
+imap_idle_done(struct store *st, bool again, int *fd_out, bool *changed_out,
+    struct err *e)
 {
 	struct imap_store *s = imap_of(st);
 	enum idle_line kind = IDLE_LINE_OTHER;
 	int r;
 
 	*changed_out = false;
+	if (fd_out != NULL)
+		*fd_out = -1;
 	if (check_usable(s, "DONE", e) < 0)
 		return -1;
 	r = imap_cmd_add(s->imap, "DONE\r\n", 6);
@@ -2238,6 +2281,10 @@ imap_idle_done(struct store *st, bool *changed_out, struct err *e)
 	}
 	if (!tagged_ok(s))
 		return set_broken(s, ERR_FAIL, "DONE", server_text(s), e);
+	/* Nothing is set up again: a fresh EXAMINE would swallow what
+	 * changed since, unreported. */
+	if (again)
+		return idle_enter(s, fd_out, changed_out, e);
 	return 0;
 }
 

@@ -10,11 +10,14 @@
 
 #include "cfg.h"
 #include "err.h"
+#include "hooks.h"
 #include "log.h"
+#include "mbsyncrc.h"
 #include "report.h"
 #include "sync.h"
 #include "util.h"
 #include "verify.h"
+#include "watch.h"
 
 enum {
 	OPT_PULL = 256,
@@ -23,6 +26,7 @@ enum {
 	OPT_FORCE,
 	OPT_JSON,
 	OPT_VERIFY,
+	OPT_IMPORT_MBSYNCRC,
 };
 
 static const struct option long_options[] = {
@@ -38,6 +42,8 @@ static const struct option long_options[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "import-mbsyncrc", required_argument, NULL, OPT_IMPORT_MBSYNCRC },
+	{ "watch", no_argument, NULL, 'w' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -66,6 +72,11 @@ usage(FILE *f)
 	    "      --verify       compare both sides message by message "
 	    "(slow); change\n"
 	    "                     nothing; exit 1 if they differ\n"
+	    "      --import-mbsyncrc FILE\n"
+	    "                     print a mailsync config made from an mbsync "
+	    "one\n"
+	    "  -w, --watch        keep running: sync again within seconds of "
+	    "a change\n"
 	    "  -V, --version      print the version\n"
 	    "  -h, --help         print this help\n"
 	    "\n"
@@ -104,9 +115,23 @@ now_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Hook failures, one "mailsync: " line each (ts: watch-mode time stamp). */
+static void
+run_hooks(const struct cfg *cfg, const char *channel,
+    const struct sync_stats *st, const char *ts)
+{
+	struct strv errors = { 0 };
+
+	hooks_after_sync(cfg, channel, st, &errors);
+	for (size_t i = 0; i < errors.n; i++)
+		fprintf(stderr, "%s%smailsync: %s\n", ts, *ts ? " " : "",
+		    errors.v[i]);
+	strv_free(&errors);
+}
+
 static enum err_code
-sync_selected(const struct cfg_selection *sel, const struct sync_opts *opts,
-    bool json)
+sync_selected(const struct cfg *cfg, const struct cfg_selection *sel,
+    const struct sync_opts *opts, bool json)
 {
 	struct sync_stats st = { 0 };
 	struct err e = { 0 };
@@ -130,8 +155,87 @@ sync_selected(const struct cfg_selection *sel, const struct sync_opts *opts,
 	else if (log_level >= LOG_NORMAL && !opts->dry_run && rc != ERR_TEMP)
 		report_summary(stdout, sel->channel->name, &st);
 	fflush(stdout);
+	if (!opts->dry_run)
+		run_hooks(cfg, sel->channel->name, &st, "");
 	strv_free(&st.errors);
 	return rc;
+}
+
+/* ---- -w: main.c prints what the watch loop reports ---- */
+
+struct watch_ctx {
+	bool json;
+};
+
+static void
+timestamp(char *out, size_t n)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(out, n, "%lld", (long long)t);
+}
+
+/* One line per sync that changed something or failed (every sync with
+ * -v, the first one always), hooks, and errors, all time-stamped. */
+static void
+watch_synced(void *arg, const struct cfg *cfg, const struct cfg_channel *ch,
+    const struct sync_stats *st, const struct err *e, double seconds,
+    bool first)
+{
+	const struct watch_ctx *wx = arg;
+	enum log_level level = first || e != NULL ||
+	    hooks_changed_count(st) > 0 ? LOG_NORMAL : LOG_VERBOSE;
+	char ts[64];
+
+	timestamp(ts, sizeof(ts));
+	if (e != NULL && st->errors.n == 0)
+		fprintf(stderr, "%s mailsync: channel %s: %s\n", ts, ch->name,
+		    e->msg);
+	for (size_t i = 0; i < st->errors.n; i++)
+		fprintf(stderr, "%s mailsync: %s\n", ts, st->errors.v[i]);
+	if (wx->json) {
+		report_json(stdout, ch->name, st, e != NULL ? e->code : ERR_OK,
+		    seconds);
+		fflush(stdout);
+	} else if (log_level >= level && (e == NULL || e->code != ERR_TEMP)) {
+		fprintf(stderr, "%s ", ts);
+		report_summary(stderr, ch->name, st);
+	}
+	run_hooks(cfg, ch->name, st, ts);
+}
+
+static void
+watch_note(void *arg, enum log_level level, const char *msg)
+{
+	char ts[64];
+
+	(void)arg;
+	timestamp(ts, sizeof(ts));
+	fprintf(stderr, "%s %s%s\n", ts, level == LOG_QUIET ? "mailsync: " : "",
+	    msg);
+}
+
+static enum err_code
+run_watch(const char *config, char *const *args, int nargs, bool all,
+    const struct sync_opts *opts, bool json, struct cfg **cfg,
+    struct cfg_selection **sel, size_t *nsel)
+{
+	struct watch_ctx wx = { .json = json };
+	struct watch_params p = {
+		.config = config, .args = args, .nargs = nargs, .all = all,
+		.opts = opts, .synced = watch_synced, .note = watch_note,
+		.arg = &wx,
+	};
+	struct err e = { 0 };
+
+	if (watch_run(&p, cfg, sel, nsel, &e) < 0) {
+		fprintf(stderr, "mailsync: %s\n", e.msg);
+		return e.code;
+	}
+	return ERR_OK;
 }
 
 static enum err_code
@@ -168,11 +272,12 @@ main(int argc, char **argv)
 	size_t nsel = 0;
 	char *config = NULL;
 	bool all = false, list = false, json = false, verify = false;
+	bool watch = false;
 	struct err e = { 0 };
 	enum err_code worst = ERR_OK;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "ac:lnvqVh", long_options,
+	while ((c = getopt_long(argc, argv, "ac:lnvqwVh", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'a':
@@ -212,6 +317,16 @@ main(int argc, char **argv)
 		case OPT_VERIFY:
 			verify = true;
 			break;
+		case 'w':
+			watch = true;
+			break;
+		case OPT_IMPORT_MBSYNCRC:
+			free(config);
+			if (mbsyncrc_convert(optarg, stdout, &e) < 0) {
+				fprintf(stderr, "mailsync: %s\n", e.msg);
+				return err_exitcode(e.code);
+			}
+			return 0;
 		case 'V':
 			printf("mailsync %s\n", PACKAGE_VERSION);
 			free(config);
@@ -239,6 +354,12 @@ main(int argc, char **argv)
 		free(config);
 		return err_exitcode(ERR_CONFIG);
 	}
+	if (watch && (list || verify || opts.dry_run)) {
+		fputs("mailsync: --watch cannot be combined with --list, "
+		    "--verify or --dry-run\n", stderr);
+		free(config);
+		return err_exitcode(ERR_CONFIG);
+	}
 	if (config == NULL)
 		config = cfg_default_path();
 	if (cfg_load(config, &cfg, &e) < 0 ||
@@ -249,10 +370,13 @@ main(int argc, char **argv)
 		free(config);
 		return err_exitcode(e.code == ERR_OK ? ERR_CONFIG : e.code);
 	}
-	for (size_t i = 0; i < nsel; i++) {
+	if (watch)
+		worst = run_watch(config, argv + optind, argc - optind, all,
+		    &opts, json, &cfg, &sel, &nsel);
+	for (size_t i = 0; i < nsel && !watch; i++) {
 		enum err_code rc = list ? list_channel(&sel[i], nsel > 1) :
 		    verify ? verify_selected(&sel[i]) :
-		    sync_selected(&sel[i], &opts, json);
+		    sync_selected(cfg, &sel[i], &opts, json);
 
 		worst = err_worst(worst, rc);
 	}

@@ -169,14 +169,17 @@ struct store_ops {
 	 * Waiting for changes (IMAP IDLE, RFC 2177), in steps so that one
 	 * thread can poll(2) several connections and other descriptors.
 	 * NULL for stores that cannot wait (Maildir: use inotify).  Between
-	 * idle_start and idle_done the store is usable for nothing else
-	 * (close included); the selection is lost.  *changed_out tells
-	 * whether the server reported new, expunged or changed messages in
-	 * what was read.  A connection the server closed or ended is ERR_TEMP
-	 * (reconnect).
+	 * idle_start and the last idle_done the store is usable for nothing
+	 * else (close included); the selection is lost.  *changed_out tells
+	 * whether the server reported new, expunged or changed messages (or
+	 * folders) in what was read.  A connection the server closed or
+	 * ended is ERR_TEMP (reconnect); what the server cannot do is
+	 * ERR_FAIL.
 	 *
-	 * idle_start: open `name` read-only (EXAMINE) and enter IDLE; *fd_out
-	 * becomes readable when the server says more.  Lines that already
+	 * idle_start: watch folder `name`, opened read-only (EXAMINE), or with
+	 * name NULL every folder of the account (NOTIFY, RFC 5465; ERR_FAIL
+	 * when the server lacks it or CONDSTORE), then enter IDLE.  *fd_out
+	 * becomes readable when the server says more; lines that already
 	 * arrived are read, so poll(2) need not report them.
 	 */
 	int (*idle_start)(struct store *s, const char *name, int *fd_out,
@@ -185,8 +188,12 @@ struct store_ops {
 	 * most the account's timeout for the rest of it) and any more that
 	 * are already buffered. */
 	int (*idle_check)(struct store *s, bool *changed_out, struct err *e);
-	/* Leave IDLE (DONE) and read up to the server's reply. */
-	int (*idle_done)(struct store *s, bool *changed_out, struct err *e);
+	/* Leave IDLE (DONE) and read up to the server's reply; with again,
+	 * enter IDLE once more on what idle_start set up (*fd_out as there;
+	 * may be NULL without again).  Renewing this way at least every 29
+	 * minutes keeps servers from logging the client out. */
+	int (*idle_done)(struct store *s, bool again, int *fd_out,
+	    bool *changed_out, struct err *e);
 
 	/* Fetch msgs[0..n) of the selected folder in as few round trips as
 	 * the store allows (IMAP: one UID FETCH per UID set), calling fn once
