@@ -114,6 +114,8 @@ copy_body(void *arg, size_t i, const char *data, size_t len,
 	struct msg out = { 0 };
 	struct err e = { 0 };
 
+	/* A refused copy surely did not happen; after a lost connection it
+	 * may have, so the intent stays for the next run to look for it. */
 	if (why != NULL) {
 		e = *why;
 		goto fail;
@@ -137,11 +139,14 @@ copy_body(void *arg, size_t i, const char *data, size_t len,
 	msg_free(&out);
 	return 0;
 fail:
+	cp->forget = e.code != ERR_TEMP;
+	if (e.code == ERR_TEMP && b->r->conn_lost) {
+		/* the rest of a batch after a lost connection: said once */
+		b->r->failed[a->group] = true;
+		return -1;
+	}
 	err_prefix(&e, "copy to %s", side_name[b->to]);
 	note_failure(b->r, a, &e);
-	/* A refused copy surely did not happen; after a lost connection it
-	 * may have, so the intent stays for the next run to look for it. */
-	cp->forget = e.code != ERR_TEMP;
 	return -1;
 }
 
@@ -276,8 +281,14 @@ do_batched(struct run *r, enum plan_kind kind, enum side side)
 		fc[n].to = a->flags;	/* borrowed, not freed here */
 		n++;
 	}
-	if (n == 0 || (side == SIDE_REMOTE && r->conn_lost))
+	if (n == 0)
 		goto out;
+	if (side == SIDE_REMOTE && r->conn_lost) {
+		/* not done: their state must not be recorded either */
+		for (size_t i = 0; i < n; i++)
+			r->failed[r->p->v[acts[i]].group] = true;
+		goto out;
+	}
 	if ((kind == PLAN_FLAGS ? s->ops->set_flags(s, fc, n, &e) :
 	    s->ops->remove(s, msgs, n, &e)) < 0) {
 		for (size_t i = 0; i < n; i++) {

@@ -917,15 +917,18 @@ fetch_type_new(bool listing, bool msgid, bool body)
 
 	mailimap_fetch_type_new_fetch_att_list_add(ft,
 	    mailimap_fetch_att_new_uid());
-	if (listing) {
+	/* The listing is UID and FLAGS only: sizes and dates cost the server
+	 * (Dovecot) several times more, and only new messages need them, so
+	 * they come with the details. */
+	if (listing)
 		mailimap_fetch_type_new_fetch_att_list_add(ft,
 		    mailimap_fetch_att_new_flags());
+	if (msgid) {
 		mailimap_fetch_type_new_fetch_att_list_add(ft,
 		    mailimap_fetch_att_new_internaldate());
-	}
-	if (listing || msgid)
 		mailimap_fetch_type_new_fetch_att_list_add(ft,
 		    mailimap_fetch_att_new_rfc822_size());
+	}
 	if (msgid) {
 		clist *hdrs = clist_new();
 		struct mailimap_header_list *hl;
@@ -1021,7 +1024,7 @@ list_pass(struct imap_store *s, struct msg_list *out, struct err *e)
 
 			read_msg_att(clist_content(it), &f);
 			/* Unsolicited FETCH (flag news) lacks our items. */
-			if (!f.has_size || !f.has_flags) {
+			if (!f.has_uid || !f.has_flags) {
 				flags_free(&f.flags);
 				continue;
 			}
@@ -1037,8 +1040,6 @@ list_pass(struct imap_store *s, struct msg_list *out, struct err *e)
 			memset(m, 0, sizeof(*m));
 			m->uid = f.uid;
 			m->flags = f.flags;
-			m->size = f.size;
-			m->date = f.has_date ? f.date : 0;
 		}
 		mailimap_fetch_list_free(result);
 		lo = hi + 1;
@@ -1166,6 +1167,7 @@ imap_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 			ref->m->msgid = f.body != NULL ?
 			    header_message_id(f.body, f.body_len) : NULL;
 			ref->m->size = f.size;
+			ref->m->date = f.has_date ? f.date : 0;
 			ref->m->has_details = true;
 		}
 		mailimap_fetch_list_free(result);

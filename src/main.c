@@ -197,8 +197,15 @@ watch_synced(void *arg, const struct cfg *cfg, const struct cfg_channel *ch,
 	for (size_t i = 0; i < st->errors.n; i++)
 		fprintf(stderr, "%s mailsync: %s\n", ts, st->errors.v[i]);
 	if (wx->json) {
-		report_json(stdout, ch->name, st, e != NULL ? e->code : ERR_OK,
-		    seconds);
+		struct sync_stats js = *st;
+
+		/* as sync_selected: the object names the channel's error */
+		memset(&js.errors, 0, sizeof(js.errors));
+		if (e != NULL && st->errors.n == 0)
+			strv_add(&js.errors, e->msg);
+		report_json(stdout, ch->name, js.errors.n > 0 ? &js : st,
+		    e != NULL ? e->code : ERR_OK, seconds);
+		strv_free(&js.errors);
 		fflush(stdout);
 	} else if (log_level >= level && (e == NULL || e->code != ERR_TEMP)) {
 		fprintf(stderr, "%s ", ts);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "lookup.h"
 #include "moves.h"
 
 void
@@ -33,35 +34,6 @@ struct dst {
 	int keys;
 };
 
-static long
-find_uid(const struct msg_list *l, uint32_t uid)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].uid == uid)
-			return (long)i;
-	return -1;
-}
-
-static long
-find_name(const struct msg_list *l, const char *name)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].name && strcmp(l->v[i].name, name) == 0)
-			return (long)i;
-	return -1;
-}
-
-static bool
-paired(const struct state_pairs *p, const struct msg *m)
-{
-	for (size_t i = 0; i < p->n; i++)
-		if ((m->uid && p->v[i].uid == m->uid) ||
-		    (m->name && p->v[i].name &&
-		    strcmp(p->v[i].name, m->name) == 0))
-			return true;
-	return false;
-}
-
 static bool
 same_identity(const struct state_pair *p, const struct msg *m)
 {
@@ -81,20 +53,24 @@ collect(struct folder_work *fw, size_t n, enum side side, struct src **sv,
 	*ns = *nd = 0;
 	for (size_t f = 0; f < n; f++) {
 		struct folder_work *w = &fw[f];
+		struct msg_lookup rix, lix;
+		struct pair_lookup pl;
 
 		if (!w->loaded || w->uidvalidity_changed)
 			continue;
+		msg_lookup_build(&rix, &w->ml[SIDE_REMOTE], true);
+		msg_lookup_build(&lix, &w->ml[SIDE_LOCAL], false);
+		pair_lookup_build(&pl, &w->pairs, false);
 		for (size_t i = 0; i < w->pairs.n; i++) {
 			const struct state_pair *p = &w->pairs.v[i];
-			long here, there;
+			long r, l, here, there;
 
 			if (p->uid == 0 || p->name == NULL)
 				continue;
-			here = side == SIDE_REMOTE ? find_uid(&w->ml[side],
-			    p->uid) : find_name(&w->ml[side], p->name);
-			there = side == SIDE_REMOTE ?
-			    find_name(&w->ml[SIDE_LOCAL], p->name) :
-			    find_uid(&w->ml[SIDE_REMOTE], p->uid);
+			r = msg_lookup_uid(&rix, p->uid);
+			l = msg_lookup_name(&lix, p->name);
+			here = side == SIDE_REMOTE ? r : l;
+			there = side == SIDE_REMOTE ? l : r;
 			if (here >= 0 || there < 0)
 				continue;
 			xgrow(sv, &scap, *ns + 1, sizeof(**sv));
@@ -102,11 +78,17 @@ collect(struct folder_work *fw, size_t n, enum side side, struct src **sv,
 				-1, 0 };
 		}
 		for (size_t i = 0; i < w->ml[side].n; i++) {
-			if (paired(&w->pairs, &w->ml[side].v[i]))
+			const struct msg *m = &w->ml[side].v[i];
+
+			if (side == SIDE_REMOTE ? pair_lookup_uid(&pl, m->uid) :
+			    pair_lookup_name(&pl, m->name))
 				continue;
 			xgrow(dv, &dcap, *nd + 1, sizeof(**dv));
 			(*dv)[(*nd)++] = (struct dst){ f, i, 0 };
 		}
+		msg_lookup_free(&rix);
+		msg_lookup_free(&lix);
+		pair_lookup_free(&pl);
 	}
 }
 

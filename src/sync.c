@@ -9,6 +9,7 @@
 
 #include "apply.h"
 #include "log.h"
+#include "lookup.h"
 #include "moves.h"
 #include "pattern.h"
 #include "plan.h"
@@ -63,75 +64,6 @@ selectable(const struct folder_list *l, const char *name)
 }
 
 static int
-cmp_u32p(const void *a, const void *b)
-{
-	uint32_t x = **(const uint32_t *const *)a, y = **(const uint32_t *const *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
-cmp_strp(const void *a, const void *b)
-{
-	return strcmp(**(char *const *const *)a, **(char *const *const *)b);
-}
-
-/* Sorted views of the pairs' UIDs and names, to find unpaired messages. */
-struct pair_index {
-	const uint32_t **uids;
-	size_t nuids;
-	char *const **names;
-	size_t nnames;
-};
-
-static void
-pair_index_build(struct pair_index *pi, const struct state_pairs *pairs,
-    bool uids_stale)
-{
-	pi->uids = xcalloc(pairs->n + 1, sizeof(*pi->uids));
-	pi->names = xcalloc(pairs->n + 1, sizeof(*pi->names));
-	pi->nuids = pi->nnames = 0;
-	for (size_t i = 0; i < pairs->n; i++) {
-		if (pairs->v[i].uid && !uids_stale)
-			pi->uids[pi->nuids++] = &pairs->v[i].uid;
-		if (pairs->v[i].name)
-			pi->names[pi->nnames++] = &pairs->v[i].name;
-	}
-	qsort(pi->uids, pi->nuids, sizeof(*pi->uids), cmp_u32p);
-	qsort(pi->names, pi->nnames, sizeof(*pi->names), cmp_strp);
-}
-
-static bool
-pair_index_has_uid(const struct pair_index *pi, uint32_t uid)
-{
-	const uint32_t *key = &uid;
-
-	return bsearch(&key, pi->uids, pi->nuids, sizeof(*pi->uids),
-	    cmp_u32p) != NULL;
-}
-
-static bool
-pair_index_has_name(const struct pair_index *pi, char *name)
-{
-	char *const *key = &name;
-
-	return bsearch(&key, pi->names, pi->nnames, sizeof(*pi->names),
-	    cmp_strp) != NULL;
-}
-
-static void
-pair_index_free(struct pair_index *pi)
-{
-	free(pi->uids);
-	free(pi->names);
-}
-
-/*
- * Load Message-IDs and sizes of the messages the planner may have to match
- * (unpaired ones), and only when matching can happen: a message that is new
- * on one side only needs no identity.
- */
-static int
 ensure_selected(struct chan *c, enum side side, struct folder_work *fw,
     struct err *e)
 {
@@ -150,31 +82,28 @@ static int
 load_details(struct chan *c, struct folder_work *fw, struct err *e)
 {
 	struct msg_list *ml[2] = { &fw->ml[0], &fw->ml[1] };
-	bool uids_stale = fw->uidvalidity_changed, uploads = false;
-	struct pair_index pi;
+	bool uids_stale = fw->uidvalidity_changed;
+	struct pair_lookup pi;
 	struct msg **todo[2];
 	size_t n[2] = { 0, 0 };
 	int rc = 0;
 
-	pair_index_build(&pi, &fw->pairs, uids_stale);
-	for (size_t i = 0; i < fw->intents.n; i++)
-		if (fw->intents.v[i].kind == STATE_INTENT_UPLOAD)
-			uploads = true;
+	pair_lookup_build(&pi, &fw->pairs, uids_stale);
 	for (int s = 0; s < 2; s++)
 		todo[s] = xcalloc(ml[s]->n + 1, sizeof(*todo[s]));
 	for (size_t i = 0; i < ml[SIDE_LOCAL]->n; i++) {
 		struct msg *m = &ml[SIDE_LOCAL]->v[i];
 
-		if (!m->has_details && !pair_index_has_name(&pi, m->name))
+		if (!m->has_details && !pair_lookup_name(&pi, m->name))
 			todo[SIDE_LOCAL][n[SIDE_LOCAL]++] = m;
 	}
-	if (n[SIDE_LOCAL] > 0 || uploads || uids_stale) {
-		for (size_t i = 0; i < ml[SIDE_REMOTE]->n; i++) {
-			struct msg *m = &ml[SIDE_REMOTE]->v[i];
+	/* unpaired server messages always: the listing has no sizes or
+	 * dates, which copying (max-size, max-age, the journal) needs */
+	for (size_t i = 0; i < ml[SIDE_REMOTE]->n; i++) {
+		struct msg *m = &ml[SIDE_REMOTE]->v[i];
 
-			if (!m->has_details && !pair_index_has_uid(&pi, m->uid))
-				todo[SIDE_REMOTE][n[SIDE_REMOTE]++] = m;
-		}
+		if (!m->has_details && !pair_lookup_uid(&pi, m->uid))
+			todo[SIDE_REMOTE][n[SIDE_REMOTE]++] = m;
 	}
 	for (int s = 0; s < 2 && rc == 0; s++)
 		if (n[s] > 0 && (rc = ensure_selected(c, (enum side)s, fw,
@@ -183,7 +112,7 @@ load_details(struct chan *c, struct folder_work *fw, struct err *e)
 			    n[s], e);
 	for (int s = 0; s < 2; s++)
 		free(todo[s]);
-	pair_index_free(&pi);
+	pair_lookup_free(&pi);
 	return rc;
 }
 

@@ -28,7 +28,7 @@
 
 /* One IDLE connection. */
 struct watcher {
-	char *folder;
+	char *folder;		/* NULL: every folder, with NOTIFY */
 	struct store *store;
 	int fd;
 	double since;		/* when IDLE was (re)entered */
@@ -40,12 +40,12 @@ struct wchan {
 	struct watcher *w;
 	size_t nw;
 	bool connected;		/* the watchers are up */
-	bool outage;		/* a failure was reported; quiet until fixed */
+	bool outage;		/* reported once; quiet until fixed */
 	double reconnect_at;
 	double backoff;
 	bool dirty;		/* a sync is due at `due` */
 	bool full;		/* of the whole channel, else of `folders` */
-	bool retrying;		/* `due` is a backoff: events do not move it */
+	bool retrying;		/* `due` is a backoff; events keep it */
 	struct strv folders;
 	double first, due;
 	double sync_backoff;
@@ -205,7 +205,8 @@ watcher_close(struct watcher *wt)
 		/* A failed DONE leaves the store broken, which close
 		 * handles without a LOGOUT. */
 		if (wt->fd >= 0)
-			wt->store->ops->idle_done(wt->store, &changed, &e);
+			wt->store->ops->idle_done(wt->store, false, NULL,
+			    &changed, &e);
 		wt->store->ops->close(&wt->store);
 	}
 	wt->fd = -1;
@@ -233,7 +234,7 @@ watchers_lost(struct watch *w, struct wchan *c, const struct err *e)
 
 	watchers_close(c);
 	note(w, c->outage ? LOG_VERBOSE : LOG_QUIET,
-	    "channel %s: watching the server: %s (retrying in %.0f s)",
+	    "channel %s: %s (retrying in %.0f s)",
 	    chan_cfg(c)->name, e->msg, delay);
 	c->outage = true;
 	c->reconnect_at = now_mono() + delay;
@@ -267,7 +268,14 @@ watch_store_new(const struct cfg_channel *ch)
 	return st;
 }
 
-/* IDLE on one folder, on `st` (taken) or on a new connection. */
+static const char *
+watcher_name(const char *folder)
+{
+	return folder != NULL ? folder : "every folder (NOTIFY)";
+}
+
+/* IDLE on one folder (NULL: NOTIFY on all), on `st` (taken) or on a new
+ * connection. */
 static int
 watcher_open(struct wchan *c, struct store *st, const char *folder,
     struct err *e)
@@ -280,25 +288,28 @@ watcher_open(struct wchan *c, struct store *st, const char *folder,
 		st = watch_store_new(ch);
 		if (st->ops->open(st, false, e) < 0) {
 			st->ops->close(&st);
-			return err_prefix(e, "folder %s", folder);
+			return err_prefix(e, "watching %s",
+			    watcher_name(folder));
 		}
 	}
 	if (st->ops->idle_start(st, folder, &wt->fd, &changed, e) < 0) {
 		st->ops->close(&st);
 		wt->fd = -1;
-		return err_prefix(e, "folder %s", folder);
+		return err_prefix(e, "watching %s", watcher_name(folder));
 	}
 	wt->store = st;
-	wt->folder = xstrdup(folder);
+	wt->folder = folder != NULL ? xstrdup(folder) : NULL;
 	wt->since = now_mono();
 	c->nw++;
 	return 0;
 }
 
 /*
- * Resolve `watch` against the server's folders and IDLE on each.  A folder
- * that cannot be watched (no IDLE, EXAMINE refused) is left to the polls;
- * a temporary failure fails the lot.
+ * NOTIFY on one connection when the server has it (every folder, as the
+ * `watch` key is for servers without it); else resolve `watch` against the
+ * server's folders and IDLE on each.  A folder that cannot be watched (no
+ * IDLE, EXAMINE refused) is left to the polls; a temporary failure fails
+ * the lot.
  */
 static int
 watchers_open(struct watch *w, struct wchan *c, struct err *e)
@@ -307,6 +318,7 @@ watchers_open(struct watch *w, struct wchan *c, struct err *e)
 	struct folder_list fl = { 0 };
 	struct strv names = { 0 };
 	struct store *first;
+	struct err fe = { 0 };
 	size_t cap = idle_cap(ch->account);
 	int rc = -1;
 
@@ -316,8 +328,24 @@ watchers_open(struct watch *w, struct wchan *c, struct err *e)
 		c->connected = true;
 		return 0;
 	}
-	if (first->ops->open(first, false, e) < 0 ||
-	    first->ops->list_folders(first, &fl, e) < 0) {
+	if (first->ops->open(first, false, e) < 0) {
+		first->ops->close(&first);
+		goto out;
+	}
+	c->w = xcalloc(cap + 1, sizeof(*c->w));
+	if (watcher_open(c, first, NULL, &fe) == 0)
+		goto connected;
+	if (fe.code == ERR_TEMP) {
+		*e = fe;
+		goto out;
+	}
+	note(w, LOG_VERBOSE, "channel %s: %s; using IDLE", ch->name, fe.msg);
+	first = watch_store_new(ch);
+	if (first->ops->open(first, false, e) < 0) {
+		first->ops->close(&first);
+		goto out;
+	}
+	if (first->ops->list_folders(first, &fl, e) < 0) {
 		first->ops->close(&first);
 		goto out;
 	}
@@ -330,10 +358,7 @@ watchers_open(struct watch *w, struct wchan *c, struct err *e)
 		    ch->name, names.n, cap, ch->poll_interval);
 		c->warned = true;
 	}
-	c->w = xcalloc(cap + 1, sizeof(*c->w));
 	for (size_t i = 0; i < names.n && c->nw < cap; i++) {
-		struct err fe = { 0 };
-
 		if (watcher_open(c, first, names.v[i], &fe) == 0) {
 			first = NULL;
 			continue;
@@ -341,12 +366,10 @@ watchers_open(struct watch *w, struct wchan *c, struct err *e)
 		first = NULL;	/* closed */
 		if (fe.code == ERR_TEMP) {
 			*e = fe;
-			watchers_close(c);
 			goto out;
 		}
-		note(w, LOG_NORMAL, "channel %s: cannot watch %s (%s); it is "
-		    "synced every %u s", ch->name, names.v[i], fe.msg,
-		    ch->poll_interval);
+		note(w, LOG_NORMAL, "channel %s: %s; that folder is synced "
+		    "every %u s", ch->name, fe.msg, ch->poll_interval);
 	}
 	if (first != NULL)
 		first->ops->close(&first);	/* nothing to watch */
@@ -355,16 +378,23 @@ watchers_open(struct watch *w, struct wchan *c, struct err *e)
 		    "server; syncing every %u s", ch->name, ch->poll_interval);
 		c->warned = true;
 	}
+connected:
 	c->connected = true;
 	if (c->outage)
 		note(w, LOG_NORMAL, "channel %s: connected to the server again",
 		    ch->name);
 	c->outage = false;
 	c->backoff = WATCH_BACKOFF_MIN;
-	note(w, LOG_VERBOSE, "channel %s: watching %zu folder%s with IDLE",
-	    ch->name, c->nw, c->nw == 1 ? "" : "s");
+	if (c->nw == 1 && c->w[0].folder == NULL)
+		note(w, LOG_VERBOSE, "channel %s: watching every folder with "
+		    "NOTIFY", ch->name);
+	else
+		note(w, LOG_VERBOSE, "channel %s: watching %zu folder%s with "
+		    "IDLE", ch->name, c->nw, c->nw == 1 ? "" : "s");
 	rc = 0;
 out:
+	if (rc < 0)
+		watchers_close(c);
 	strv_free(&names);
 	folder_list_free(&fl);
 	return rc;
@@ -383,22 +413,16 @@ watchers_connect(struct watch *w, struct wchan *c)
 	mark_dirty(c, NULL, 0);
 }
 
-/* End IDLE and start it again: after news (which also resets the
- * server's idea of what we have seen) and before the server's timeout. */
+/* End IDLE and enter it again: before the server's timeout, and after
+ * news, so that no response grows without end (imap_io caps their size)
+ * and the connection shows it is alive. */
 static int
 watcher_cycle(struct wchan *c, struct watcher *wt, struct err *e)
 {
 	bool changed = false;
 
-	if (wt->store->ops->idle_done(wt->store, &changed, e) < 0) {
-		wt->fd = -1;
-		return -1;
-	}
-	wt->fd = -1;
-	if (changed)
-		mark_dirty(c, NULL, WATCH_DEBOUNCE_SERVER);
-	if (wt->store->ops->idle_start(wt->store, wt->folder, &wt->fd,
-	    &changed, e) < 0) {
+	if (wt->store->ops->idle_done(wt->store, true, &wt->fd, &changed,
+	    e) < 0) {
 		wt->fd = -1;
 		return -1;
 	}
@@ -415,7 +439,7 @@ watcher_input(struct watch *w, struct wchan *c, struct watcher *wt)
 	bool changed = false;
 
 	if (wt->store->ops->idle_check(wt->store, &changed, &e) < 0) {
-		err_prefix(&e, "folder %s", wt->folder);
+		err_prefix(&e, "watching %s", watcher_name(wt->folder));
 		watchers_lost(w, c, &e);
 		return;
 	}
@@ -425,7 +449,7 @@ watcher_input(struct watch *w, struct wchan *c, struct watcher *wt)
 	 * folder nobody watches: sync the whole channel. */
 	mark_dirty(c, NULL, WATCH_DEBOUNCE_SERVER);
 	if (watcher_cycle(c, wt, &e) < 0) {
-		err_prefix(&e, "folder %s", wt->folder);
+		err_prefix(&e, "watching %s", watcher_name(wt->folder));
 		watchers_lost(w, c, &e);
 	}
 }
@@ -463,8 +487,8 @@ wd_used(const struct watch *w, int wd)
 	return false;
 }
 
-/* Drop the entries [from, to) of channel chan that are not also in
- * [to, nwe); a descriptor no entry uses any more is removed. */
+/* Drop channel chan's entries before keep_from (those of an earlier
+ * rewatch); a descriptor that no entry uses any more is removed. */
 static void
 went_prune(struct watch *w, size_t chan, size_t keep_from)
 {
@@ -818,7 +842,8 @@ timers(struct watch *w)
 			if (now < wt->since + WATCH_IDLE_REFRESH)
 				continue;
 			if (watcher_cycle(c, wt, &e) < 0) {
-				err_prefix(&e, "folder %s", wt->folder);
+				err_prefix(&e, "watching %s",
+				    watcher_name(wt->folder));
 				watchers_lost(w, c, &e);
 			}
 		}

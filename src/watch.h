@@ -28,8 +28,8 @@
 
 /* What watch_run needs from main.c, which alone prints. */
 struct watch_params {
-	const char *config;		/* the config file, reloaded on SIGHUP */
-	char *const *args;		/* the selectors, resolved again then */
+	const char *config;	/* the config file, reloaded on SIGHUP */
+	char *const *args;	/* the selectors, resolved again then */
 	int nargs;
 	bool all;
 	const struct sync_opts *opts;

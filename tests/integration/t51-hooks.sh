@@ -18,9 +18,9 @@ with_hooks() {
 }
 LOG=$T/hooks.log
 : >"$LOG"
-with_hooks \
-	"'echo hook-stdout; echo \"post \$MAILSYNC_CHANNEL \$MAILSYNC_NEW \$MAILSYNC_CHANGED\" >>$LOG'" \
-	"'echo \"new \$MAILSYNC_CHANNEL \$MAILSYNC_NEW \$MAILSYNC_CHANGED\" >>$LOG'"
+vars='$MAILSYNC_CHANNEL $MAILSYNC_NEW $MAILSYNC_CHANGED'
+with_hooks "'echo hook-stdout; echo \"post $vars\" >>$LOG'" \
+	"'echo \"new $vars\" >>$LOG'"
 
 ms -c "$T/c.yaml" test
 is "$RC" 0 "sync that pulls 2 messages exits 0"
@@ -36,14 +36,16 @@ is "$(cat "$LOG")" "" "no hook after a run that changed nothing"
 
 dadm flags add -u "$IMAP_USER" '\Flagged' mailbox INBOX header X-Test-Id m1
 ms -c "$T/c.yaml" test
-is "$(cat "$LOG")" "post test 0 1" "a flag-only change runs post-sync, not new-mail"
+is "$(cat "$LOG")" "post test 0 1" \
+	"a flag-only change runs post-sync, not new-mail"
 
 : >"$LOG"
 make_msg d1 >"$T/mail/INBOX/tmp/d1"
 mv "$T/mail/INBOX/tmp/d1" "$T/mail/INBOX/new/d1"
 ms -c "$T/c.yaml" test
 is "$(server_ids INBOX)" "d1 m1 m2" "the local message was pushed"
-is "$(cat "$LOG")" "post test 0 1" "a push runs post-sync only (nothing new on disk)"
+is "$(cat "$LOG")" "post test 0 1" \
+	"a push runs post-sync only (nothing new on disk)"
 
 : >"$LOG"
 seed_msg INBOX m3
