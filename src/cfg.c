@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1413,6 +1414,8 @@ run_pass_cmd(const struct cfg_account *a, char **secret_out, struct err *e)
 {
 	char *argv[] = { "sh", "-c", a->pass_cmd, NULL };
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
 	char *out = xmalloc(SECRET_MAX), drop[512];
 	size_t len = 0, line;
 	bool truncated = false;
@@ -1427,7 +1430,14 @@ run_pass_cmd(const struct cfg_account *a, char **secret_out, struct err *e)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+	/* watch mode blocks SIGINT/SIGTERM/SIGHUP to read them from a
+	 * signalfd; the command must not inherit that mask */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
 	if (rc != 0) {
