@@ -418,6 +418,11 @@ folder_vanished(struct chan *c, const char *folder, enum side gone,
 	    CFG_SIDE_DISK;
 	struct folder_status st = { 0 };
 	struct msg_list ml = { 0 };
+	struct state_pairs pairs = { 0 };
+	struct pair_lookup pl;
+	struct msg **known = NULL;
+	size_t nknown = 0;
+	int rc = -1;
 
 	if (!other_exists) {
 		/* gone from both sides: forget it */
@@ -436,23 +441,40 @@ folder_vanished(struct chan *c, const char *folder, enum side gone,
 		    side_name[gone]);
 	c->selected[other] = NULL;
 	if (c->store[other]->ops->select(c->store[other], folder, &st, e) < 0 ||
-	    c->store[other]->ops->list(c->store[other], &ml, e) < 0) {
-		msg_list_free(&ml);
-		return -1;
+	    c->store[other]->ops->list(c->store[other], &ml, e) < 0 ||
+	    state_pairs_load(c->state, folder, &pairs, e) < 0)
+		goto fail;
+	/* The messages the state knows were removed with the folder on the
+	 * other side; anything new since the last run is not the user's to
+	 * lose: then the folder stays. */
+	pair_lookup_build(&pl, &pairs, false);
+	known = xcalloc(ml.n + 1, sizeof(*known));
+	for (size_t i = 0; i < ml.n; i++) {
+		if (other == SIDE_REMOTE ? pair_lookup_uid(&pl, ml.v[i].uid) :
+		    pair_lookup_name(&pl, ml.v[i].name))
+			known[nknown++] = &ml.v[i];
 	}
-	if (ml.n > 0) {
-		err_set(e, ERR_SAFETY, "folder vanished from the %s but still "
-		    "holds %zu messages on the %s; not removing it", side_name[gone],
-		    ml.n, side_name[other]);
-		msg_list_free(&ml);
-		return -1;
+	pair_lookup_free(&pl);
+	if (nknown < ml.n) {
+		err_set(e, ERR_SAFETY, "folder vanished from the %s but holds "
+		    "%zu new messages on the %s; not removing it", side_name[gone],
+		    ml.n - nknown, side_name[other]);
+		goto fail;
 	}
-	msg_list_free(&ml);
 	if (c->opts->dry_run) {
-		printf("%s %s: remove folder on %s\n", c->ch->name, folder,
-		    side_name[other]);
-		return 0;
+		printf("%s %s: remove folder on %s (%zu messages)\n",
+		    c->ch->name, folder, side_name[other], ml.n);
+		rc = 0;
+		goto fail;
 	}
+	if (nknown > 0 && c->store[other]->ops->remove(c->store[other], known,
+	    nknown, e) < 0)
+		goto fail;
+	c->stats->deleted[other] += nknown;
+	free(known);
+	known = NULL;
+	msg_list_free(&ml);
+	state_pairs_free(&pairs);
 	if (c->store[other]->ops->delete_folder(c->store[other], folder, e) < 0)
 		return -1;
 	log_msg(LOG_VERBOSE, "%s %s: removed folder on %s", c->ch->name,
@@ -462,6 +484,11 @@ folder_vanished(struct chan *c, const char *folder, enum side gone,
 	    state_commit(c->state, e) < 0)
 		return -1;
 	return 0;
+fail:
+	free(known);
+	msg_list_free(&ml);
+	state_pairs_free(&pairs);
+	return rc;
 }
 
 /*
