@@ -136,6 +136,7 @@ copy_body(void *arg, size_t i, const char *data, size_t len,
 	cp->appended = true;
 	b->order[b->nappended++] = i;
 	b->r->ctx->stats->bytes[b->to] += len;
+	sync_tick(b->r->ctx->stats);
 	msg_free(&out);
 	return 0;
 fail:

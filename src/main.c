@@ -13,6 +13,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "mbsyncrc.h"
+#include "progress.h"
 #include "report.h"
 #include "sync.h"
 #include "util.h"
@@ -137,9 +138,17 @@ sync_selected(const struct cfg *cfg, const struct cfg_selection *sel,
 	struct err e = { 0 };
 	enum err_code rc = ERR_OK;
 	double start = now_seconds();
+	struct progress pg;
 
-	if (sync_channel(sel->channel, &sel->folders, opts, &st, &e) < 0) {
-		rc = e.code;
+	/* -v lines on stderr would tear the line apart: no progress then */
+	progress_init(&pg, json || log_level != LOG_NORMAL || opts->dry_run ?
+	    NULL : stdout, sel->channel->name);
+	st.tick = progress_tick;
+	st.tick_arg = &pg;
+	rc = sync_channel(sel->channel, &sel->folders, opts, &st, &e) < 0 ?
+	    e.code : ERR_OK;
+	progress_clear(&pg);
+	if (rc != ERR_OK) {
 		if (st.errors.n == 0)
 			fprintf(stderr, "mailsync: channel %s: %s\n",
 			    sel->channel->name, e.msg);

@@ -30,6 +30,13 @@ struct chan {
 
 static const char *const side_name[2] = { "server", "disk" };
 
+void
+sync_tick(struct sync_stats *st)
+{
+	if (st->tick != NULL)
+		st->tick(st, st->tick_arg);
+}
+
 static void
 chan_fail(struct chan *c, const char *folder, const struct err *e)
 {
@@ -651,9 +658,12 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		if (c.stats->move_errors > 0)
 			c.worst = err_worst(c.worst, ERR_FAIL);
 	}
+	c.stats->folder_n = nwork;
 	for (size_t i = 0; i < nwork; i++) {
 		struct folder_work *fw = &work[i];
 
+		c.stats->folder_i = i + 1;
+		sync_tick(c.stats);
 		if (fw->reload && load_folder(&c, fw, &err) < 0) {
 			chan_fail(&c, fw->name, &err);
 			folder_work_clear(fw);

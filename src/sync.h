@@ -32,7 +32,15 @@ struct sync_stats {
 	size_t move_errors;
 	size_t failed_folders;
 	struct strv errors;	/* one line per failure, for main.c to print */
+	/* progress: the folder being synced (1-based) of how many, and a
+	 * callback made after each step (NULL: none) */
+	size_t folder_i, folder_n;
+	void (*tick)(struct sync_stats *st, void *arg);
+	void *tick_arg;
 };
+
+/* Call the progress callback, if any. */
+void sync_tick(struct sync_stats *st);
 
 /*
  * Sync one channel (optionally only the named folders).  Per-folder
