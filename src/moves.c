@@ -32,13 +32,28 @@ struct src {
 struct dst {
 	size_t f, msg;
 	int keys;
+	uint64_t norm_size;	/* wire size without client-added headers,
+				 * when loaded (0: not) */
 };
 
 static bool
-same_identity(const struct state_pair *p, const struct msg *m)
+same_id(const struct state_pair *p, const struct msg *m)
 {
 	return p->msgid != NULL && m->has_details && m->msgid != NULL &&
-	    strcmp(p->msgid, m->msgid) == 0 && p->size == m->size;
+	    strcmp(p->msgid, m->msgid) == 0;
+}
+
+/*
+ * The same message: same Message-ID and size, or a copy a mail client
+ * saved with its own headers added (mutt's save adds Content-Length), whose
+ * size without them is the original's (SPEC.md section 5).
+ */
+static bool
+same_identity(const struct state_pair *p, const struct msg *m,
+    const struct dst *d)
+{
+	return same_id(p, m) && (p->size == m->size ||
+	    (d->norm_size != 0 && d->norm_size == p->size));
 }
 
 /* Messages of side `side` that left a folder, and unpaired arrivals. */
@@ -84,7 +99,7 @@ collect(struct folder_work *fw, size_t n, enum side side, struct src **sv,
 			    pair_lookup_name(&pl, m->name))
 				continue;
 			xgrow(dv, &dcap, *nd + 1, sizeof(**dv));
-			(*dv)[(*nd)++] = (struct dst){ f, i, 0 };
+			(*dv)[(*nd)++] = (struct dst){ f, i, 0, 0 };
 		}
 		msg_lookup_free(&rix);
 		msg_lookup_free(&lix);
@@ -121,6 +136,50 @@ load_dst_details(struct moves_ctx *mc, struct folder_work *fw, size_t n,
 }
 
 /*
+ * For local arrivals that share a Message-ID with a message that left
+ * another folder but differ in size: the size without client-added headers
+ * (reads those files only).
+ */
+static int
+load_norm_sizes(struct moves_ctx *mc, struct folder_work *fw,
+    const struct src *sv, size_t ns, struct dst *dv, size_t nd,
+    struct err *e)
+{
+	struct store *st = mc->store[SIDE_LOCAL];
+	struct buf b = { 0 };
+	const char *sel = NULL;
+	int rc = 0;
+
+	for (size_t j = 0; j < nd && rc == 0; j++) {
+		struct msg *m = &fw[dv[j].f].ml[SIDE_LOCAL].v[dv[j].msg];
+		bool candidate = false;
+
+		for (size_t i = 0; i < ns && !candidate; i++) {
+			const struct state_pair *p =
+			    &fw[sv[i].f].pairs.v[sv[i].pair];
+
+			candidate = sv[i].f != dv[j].f && same_id(p, m) &&
+			    p->size != m->size;
+		}
+		if (!candidate)
+			continue;
+		if (sel != fw[dv[j].f].name) {
+			if ((rc = st->ops->select(st, fw[dv[j].f].name, NULL,
+			    e)) < 0)
+				break;
+			sel = fw[dv[j].f].name;
+		}
+		buf_reset(&b);
+		if ((rc = st->ops->fetch(st, m, &b, e)) < 0)
+			break;
+		dv[j].norm_size = b.len > 0 ?
+		    wire_size(b.data, msg_normalize(b.data, b.len)) : 0;
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/*
  * Pair sources with arrivals: the same unique name (a file moved with mv
  * or by a mail reader's rename), else the same Message-ID and size where
  * that identity is unique on both ends.
@@ -143,7 +202,7 @@ match(struct folder_work *fw, enum side side, struct src *sv, size_t ns,
 				continue;
 			if (side == SIDE_LOCAL && strcmp(m->name, p->name) == 0)
 				by_name = (long)j;
-			if (same_identity(p, m)) {
+			if (same_identity(p, m, &dv[j])) {
 				by_id = (long)j;
 				nid++;
 				dv[j].keys++;
@@ -359,7 +418,9 @@ moves_side(struct moves_ctx *mc, struct folder_work *fw, size_t n,
 	collect(fw, n, seen, &sv, &ns, &dv, &nd);
 	if (ns == 0 || nd == 0 || !mc->may_change[acted])
 		goto out;
-	if (load_dst_details(mc, fw, n, seen, dv, nd, e) < 0) {
+	if (load_dst_details(mc, fw, n, seen, dv, nd, e) < 0 ||
+	    (seen == SIDE_LOCAL && load_norm_sizes(mc, fw, sv, ns, dv, nd,
+	    e) < 0)) {
 		note(mc, "(listing)", e);
 		rc = e->code == ERR_TEMP ? -1 : 0;
 		goto out;

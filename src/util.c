@@ -305,3 +305,59 @@ sha256_hex(const void *p, size_t n, char hex_out[65])
 	for (unsigned int i = 0; i < 32; i++)
 		snprintf(hex_out + 2 * i, 3, "%02x", md[i]);
 }
+
+/* SPEC.md section 5: headers mail clients add when they save a copy. */
+static const char *const client_headers[] = {
+	"content-length", "lines", "status", "x-status", "x-uid",
+};
+
+static bool
+client_header(const char *p, size_t n)
+{
+	for (size_t i = 0; i < sizeof(client_headers) /
+	    sizeof(client_headers[0]); i++) {
+		size_t k = strlen(client_headers[i]), j;
+
+		if (n <= k || strncasecmp(p, client_headers[i], k) != 0)
+			continue;
+		/* RFC 5322 section 4.5.1 (obsolete syntax): WSP before ':' */
+		for (j = k; j < n && (p[j] == ' ' || p[j] == '\t'); j++)
+			;
+		if (j < n && p[j] == ':')
+			return true;
+	}
+	return false;
+}
+
+size_t
+msg_normalize(char *p, size_t n)
+{
+	size_t r, w = 0, end, len;
+	bool skipping = false;
+
+	if (n == 0)
+		return 0;
+	/* the same rule as crlf_to_lf, so equal input stays equal */
+	for (r = 0; r < n; r++)
+		if (!(p[r] == '\r' && r + 1 < n && p[r + 1] == '\n'))
+			p[w++] = p[r];
+	n = w;
+	r = w = 0;
+	while (r < n) {
+		for (end = r; end < n && p[end] != '\n'; end++)
+			;
+		if (end == r)
+			break;	/* the empty line ending the header block */
+		if (p[r] != ' ' && p[r] != '\t')
+			skipping = client_header(p + r, end - r);
+		len = (end < n ? end + 1 : end) - r;
+		if (!skipping) {
+			memmove(p + w, p + r, len);
+			w += len;
+		}
+		r += len;
+	}
+	if (r < n)
+		memmove(p + w, p + r, n - r);
+	return w + (n - r);
+}

@@ -54,6 +54,14 @@ uint64_t wire_size(const char *p, size_t n);
  * angle brackets included, at most the first 8 KiB of headers searched. */
 char *header_message_id(const char *p, size_t n);
 
+/*
+ * Normalise a message in place for comparing copies: CRLF -> LF, then every
+ * header mail clients add when they save a copy (Content-Length, Lines,
+ * Status, X-Status, X-UID; SPEC.md section 5; case-insensitive, with its
+ * continuation lines) removed from the header block.  Returns the length.
+ */
+size_t msg_normalize(char *p, size_t n);
+
 /* Lowercase hex SHA-256 of p (65 bytes incl. NUL into hex_out). */
 void sha256_hex(const void *p, size_t n, char hex_out[65]);
 

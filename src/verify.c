@@ -44,11 +44,6 @@ enum vkind {
 	V_NOTE,		/* context for the lines that follow, not with -q */
 };
 
-/* SPEC.md section 5: headers mail clients add when they save a copy. */
-static const char *const client_headers[] = {
-	"content-length", "lines", "status", "x-status", "x-uid",
-};
-
 static void
 vfail(struct vchan *c, const char *folder, const struct err *e)
 {
@@ -61,59 +56,6 @@ vfail(struct vchan *c, const char *folder, const struct err *e)
 	else
 		strv_add_owned(&c->stats->errors, xasprintf("channel %s: %s",
 		    c->ch->name, e->msg));
-}
-
-/* ---- normalisation --------------------------------------------------- */
-
-static bool
-client_header(const char *p, size_t n)
-{
-	for (size_t i = 0; i < sizeof(client_headers) /
-	    sizeof(client_headers[0]); i++) {
-		size_t k = strlen(client_headers[i]), j;
-
-		if (n <= k || strncasecmp(p, client_headers[i], k) != 0)
-			continue;
-		/* RFC 5322 section 4.5.1 (obsolete syntax): WSP before ':' */
-		for (j = k; j < n && (p[j] == ' ' || p[j] == '\t'); j++)
-			;
-		if (j < n && p[j] == ':')
-			return true;
-	}
-	return false;
-}
-
-size_t
-verify_normalize(char *p, size_t n)
-{
-	size_t r, w = 0, end, len;
-	bool skipping = false;
-
-	if (n == 0)
-		return 0;
-	/* the same rule as crlf_to_lf, so equal input stays equal */
-	for (r = 0; r < n; r++)
-		if (!(p[r] == '\r' && r + 1 < n && p[r + 1] == '\n'))
-			p[w++] = p[r];
-	n = w;
-	r = w = 0;
-	while (r < n) {
-		for (end = r; end < n && p[end] != '\n'; end++)
-			;
-		if (end == r)
-			break;	/* the empty line ending the header block */
-		if (p[r] != ' ' && p[r] != '\t')
-			skipping = client_header(p + r, end - r);
-		len = (end < n ? end + 1 : end) - r;
-		if (!skipping) {
-			memmove(p + w, p + r, len);
-			w += len;
-		}
-		r += len;
-	}
-	if (r < n)
-		memmove(p + w, p + r, n - r);
-	return w + (n - r);
 }
 
 /* SHA-256 of a message's normalised content; one message in memory. */
@@ -130,7 +72,7 @@ content_hash(struct store *st, const struct msg *m, char hex[65],
 	}
 	if (msgid != NULL && *msgid == NULL && b.len > 0)
 		*msgid = header_message_id(b.data, b.len);
-	n = b.len > 0 ? verify_normalize(b.data, b.len) : 0;
+	n = b.len > 0 ? msg_normalize(b.data, b.len) : 0;
 	sha256_hex(b.len > 0 ? b.data : "", n, hex);
 	buf_free(&b);
 	return 0;

@@ -41,12 +41,4 @@ int verify_channel(const struct cfg_channel *ch, const struct strv *folders,
 void verify_summary(FILE *f, const char *channel,
     const struct verify_stats *st);
 
-/*
- * Normalise a message in place for comparison: CRLF -> LF, then every
- * client-added header (Content-Length, Lines, Status, X-Status, X-UID;
- * case-insensitive, with its continuation lines) removed from the header
- * block.  Returns the new length.
- */
-size_t verify_normalize(char *p, size_t n);
-
 #endif

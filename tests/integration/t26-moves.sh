@@ -62,6 +62,18 @@ is "$(guid Archive m3)" "$g3" "mutt-style move keeps the server message"
 is "$(server_flags Archive m3)" '\Seen' "and brings the flag change along"
 is "$(server_ids INBOX)" "m4 m5" "and leaves nothing behind"
 
+# moved the way neomutt's save does it: a Content-Length header added
+seed_msg INBOX m6
+ms -c "$T/c.yaml" -a
+g6=$(guid INBOX m6)
+f=$(local_file "$T/mail/INBOX" m6)
+{ printf 'Content-Length: %s\n' "$(wc -c <"$f")"; cat "$f"; } >"$T/mail/Archive/cur/1700000998.neomutt.host:2,"
+rm "$f"
+ms -c "$T/c.yaml" -a
+is "$(guid Archive m6)" "$g6" "a copy with a client-added header is a move (server keeps its copy)"
+is "$(server_ids INBOX)" "m4 m5" "nothing left behind in INBOX"
+check "the disk keeps the client's copy" grep -q '^Content-Length:' "$T/mail/Archive/cur/1700000998.neomutt.host:2,"
+
 # read on the server, then archived: a move plus a flag change
 dadm flags add -u "$IMAP_USER" '\Seen' mailbox INBOX header X-Test-Id m4
 dadm move -u "$IMAP_USER" Archive mailbox INBOX header X-Test-Id m4

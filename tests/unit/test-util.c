@@ -35,6 +35,18 @@ main(void)
 	is_str(id, "<c@d>", "CRLF headers, lowercase name");
 	free(id);
 
+	{
+		char m[] = "Status: RO\r\nSubject: x\r\nLines: 2\r\n  folded\r\n"
+		    "X-UID : 7\r\nContent-Length: 5\r\n\r\nStatus: body\r\n";
+		size_t n = msg_normalize(m, sizeof(m) - 1);
+		char *got = xstrndup(m, n);
+
+		is_str(got, "Subject: x\n\nStatus: body\n",
+		    "client-added headers (folded, WSP before ':') dropped, "
+		    "body kept");
+		free(got);
+	}
+
 	sha256_hex("abc", 3, hex);
 	is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
 	    "sha256 of abc");
