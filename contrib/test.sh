@@ -14,11 +14,13 @@ set -eu
 # The one list of Debian packages that building, testing and the demo need
 # (.ci/run and contrib/demo.sh read it from here).  python3 and openssl serve
 # the integration harness; isync (mbsync) is the reference implementation
-# tests may compare against; procps gives tests ps and pgrep.
+# tests may compare against; procps gives tests ps and pgrep; strace injects
+# the I/O errors and kills of the fault tests; clang and its runtime build
+# the libFuzzer targets.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libetpan-dev libssl-dev libtokyocabinet-dev libyaml-dev
 dovecot-core dovecot-imapd isync mandoc python3 openssl ca-certificates
-procps"
+procps strace clang libclang-rt-14-dev"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'contrib/test.sh: %s\n' "$*" >&2; exit 1; }
@@ -91,6 +93,12 @@ make -j"$jobs" check VERBOSE=1 || status=1
 say "mandoc -Tlint"
 mandoc -Tlint -Wwarning "$srcdir/man/mailsync.1" \
     "$srcdir/man/mailsync.yaml.5" || status=1
+
+# Each fuzz target for FUZZ_SECONDS (default 60) on its seed corpus.
+if command -v clang >/dev/null 2>&1; then
+	say "make fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-60}"
+	make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" || status=1
+fi
 
 if [ "$distcheck" = yes ]; then
 	say "make distcheck"
