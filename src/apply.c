@@ -292,6 +292,9 @@ do_batched(struct run *r, enum plan_kind kind, enum side side)
 	}
 	if ((kind == PLAN_FLAGS ? s->ops->set_flags(s, fc, n, &e) :
 	    s->ops->remove(s, msgs, n, &e)) < 0) {
+		struct err batch = e;
+		bool any_failed = false;
+
 		for (size_t i = 0; i < n; i++) {
 			const struct plan_action *a = &r->p->v[acts[i]];
 
@@ -304,6 +307,7 @@ do_batched(struct run *r, enum plan_kind kind, enum side side)
 			    s->ops->set_flags(s, &fc[i], 1, &e) :
 			    s->ops->remove(s, &msgs[i], 1, &e)) < 0) {
 				note_failure(r, a, &e);
+				any_failed = true;
 				continue;
 			}
 			log_action(r, a);
@@ -312,6 +316,11 @@ do_batched(struct run *r, enum plan_kind kind, enum side side)
 			else
 				r->ctx->stats->deleted[side]++;
 		}
+		/* The batch failed though each message then went through: the
+		 * failure was not any one message's (an fsync, say); the
+		 * retries made the work durable again, but it is reported. */
+		if (!any_failed)
+			note_failure(r, NULL, &batch);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)

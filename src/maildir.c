@@ -1917,6 +1917,9 @@ md_set_flags(struct store *st, struct flag_change *v, size_t n,
 		target = xasprintf("%s:2,%s", name, letters);
 		found = NULL;
 		r = 0;
+		/* even a file already in place gets its directory synced:
+		 * a retry after a failed fsync must make the rename durable */
+		touched[SUB_CUR] = true;
 		if (sub != SUB_CUR || strcmp(fname, target) != 0) {
 			r = renameat(s->sub_fd[sub], fname, s->sub_fd[SUB_CUR],
 			    target);
