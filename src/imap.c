@@ -1099,6 +1099,185 @@ imap_list(struct store *st, struct msg_list *out, struct err *e)
 	return r < 0 ? -1 : 0;
 }
 
+/* The first UID listed twice in out->v[first..n), or 0. */
+static uint32_t
+dup_uid(const struct msg_list *out, size_t first)
+{
+	size_t n = out->n - first;
+	uint32_t *uids = xmalloc((n + 1) * sizeof(*uids)), dup = 0;
+
+	for (size_t i = 0; i < n; i++)
+		uids[i] = out->v[first + i].uid;
+	qsort(uids, n, sizeof(*uids), cmp_u32);
+	for (size_t i = 1; i < n && dup == 0; i++)
+		if (uids[i] == uids[i - 1])
+			dup = uids[i];
+	free(uids);
+	return dup;
+}
+
+static int
+imap_list_changed(struct store *st, uint64_t since, struct msg_list *out,
+    uint32_t *exists, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct mailimap_fetch_type *ft;
+	struct mailimap_set *set;
+	clist *result = NULL;
+	clistiter *it;
+	size_t first = out->n;
+	uint32_t dup;
+	char what[300];
+	int r, rc = 0;
+
+	if (check_selected(s, "UID FETCH", e) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "UID FETCH %s (CHANGEDSINCE %llu)",
+	    s->sel_name, (unsigned long long)since);
+	if (!s->condstore || s->sel.highestmodseq == 0 || since == 0)
+		return err_set(e, ERR_FAIL, "%s: %s: the folder has no "
+		    "modification sequences (CONDSTORE)", s->label, what);
+	ft = fetch_type_new(true, false, false);
+	set = mailimap_set_new_interval(1, 0);	/* 1:* */
+	r = mailimap_uid_fetch_changedsince(s->imap, set, ft, since, &result);
+	mailimap_set_free(set);
+	mailimap_fetch_type_free(ft);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, what, e);
+	/* A NO with some data is no "nothing changed": a partial answer
+	 * would hide flag changes. */
+	if (!tagged_ok(s)) {
+		mailimap_fetch_list_free(result);
+		return err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
+		    server_text(s));
+	}
+	for (it = clist_begin(result); rc == 0 && it != NULL;
+	    it = clist_next(it)) {
+		struct fetched f;
+		struct msg *m;
+
+		read_msg_att(clist_content(it), &f);
+		/* Unsolicited FETCH (flag news) lacks our items. */
+		if (!f.has_uid || !f.has_flags) {
+			flags_free(&f.flags);
+			continue;
+		}
+		if (f.uid == 0) {
+			flags_free(&f.flags);
+			rc = err_set(e, ERR_FAIL, "%s: %s: the server sent a "
+			    "message without a valid UID (protocol error)",
+			    s->label, what);
+			break;
+		}
+		xgrow(&out->v, &out->cap, out->n + 1, sizeof(*out->v));
+		m = &out->v[out->n++];
+		memset(m, 0, sizeof(*m));
+		m->uid = f.uid;
+		m->flags = f.flags;
+	}
+	mailimap_fetch_list_free(result);
+	if (rc == 0 && (dup = dup_uid(out, first)) != 0)
+		rc = err_set(e, ERR_FAIL, "%s: %s: the server listed UID %u "
+		    "twice (protocol error)", s->label, what, dup);
+	if (rc < 0) {
+		truncate_list(out, first);
+		return -1;
+	}
+	if (s->imap->imap_selection_info != NULL)
+		s->sel.exists = s->imap->imap_selection_info->sel_exists;
+	*exists = s->sel.exists;
+	return 0;
+}
+
+/* UIDs per UID SEARCH: keeps its one-line answer under the line cap. */
+#define SEARCH_CHUNK 50000
+
+/* One pass of UID SEARCH by sequence ranges: 1 done, 0 when an expunge
+ * shifted the numbers (start again), -1 on error. */
+static int
+uids_pass(struct imap_store *s, uint32_t **v, size_t *n, size_t *cap,
+    struct err *e)
+{
+	char what[300];
+	uint32_t lo = 1;
+	int rc = 1;
+
+	snprintf(what, sizeof(what), "UID SEARCH %s", s->sel_name);
+	while (rc == 1 && s->imap->imap_selection_info != NULL &&
+	    lo <= s->imap->imap_selection_info->sel_exists) {
+		uint32_t total = s->imap->imap_selection_info->sel_exists;
+		uint32_t hi = total - lo < SEARCH_CHUNK ? total :
+		    lo + SEARCH_CHUNK - 1;
+		struct mailimap_search_key *key = mailimap_search_key_new_set(
+		    mailimap_set_new_interval(lo, hi));
+		clist *result = NULL;
+		clistiter *it;
+		int r;
+
+		r = mailimap_uid_search(s->imap, NULL, key, &result);
+		mailimap_search_key_free(key);
+		if (r != MAILIMAP_NO_ERROR)
+			return imap_fail(s, r, what, e);
+		if (!tagged_ok(s))
+			rc = err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
+			    server_text(s));
+		else if (expunges_seen(s))
+			rc = 0;
+		for (it = clist_begin(result); rc == 1 && it != NULL;
+		    it = clist_next(it)) {
+			uint32_t *u = clist_content(it);
+
+			xgrow(v, cap, *n + 1, sizeof(**v));
+			(*v)[(*n)++] = *u;
+		}
+		mailimap_search_result_free(result);
+		lo = hi + 1;
+	}
+	return rc;
+}
+
+static int
+imap_uids(struct store *st, uint32_t **out, size_t *n, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	uint32_t *v = NULL;
+	size_t cap = 0;
+	int r = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (check_selected(s, "UID SEARCH", e) < 0)
+		return -1;
+	for (int tries = 0; tries < 3; tries++) {
+		*n = 0;
+		if ((r = uids_pass(s, &v, n, &cap, e)) != 0)
+			break;
+	}
+	if (r == 0)
+		r = err_set(e, ERR_TEMP, "%s: UID SEARCH %s: messages kept "
+		    "being expunged while listing; try again", s->label,
+		    s->sel_name);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmp_u32);
+	for (size_t i = 1; r > 0 && i < *n; i++)
+		if (v[i] == v[i - 1])
+			r = err_set(e, ERR_FAIL, "%s: UID SEARCH %s: the "
+			    "server sent UID %u twice (protocol error)",
+			    s->label, s->sel_name, v[i]);
+	if (r > 0 && *n > 0 && v[0] == 0)
+		r = err_set(e, ERR_FAIL, "%s: UID SEARCH %s: the server sent "
+		    "UID 0 (protocol error)", s->label, s->sel_name);
+	if (r < 0) {
+		free(v);
+		*n = 0;
+		return -1;
+	}
+	if (s->imap->imap_selection_info != NULL)
+		s->sel.exists = s->imap->imap_selection_info->sel_exists;
+	*out = v;
+	return 0;
+}
+
 /* ---- details, fetch -------------------------------------------------- */
 
 struct uid_ref {
@@ -2311,6 +2490,8 @@ static const struct store_ops imap_ops = {
 	.idle_start = imap_idle_start,
 	.idle_check = imap_idle_check,
 	.idle_done = imap_idle_done,
+	.list_changed = imap_list_changed,
+	.uids = imap_uids,
 };
 
 struct store *

@@ -37,7 +37,8 @@
  * consumed.
  *
  *   f 1: u32 uidvalidity, u32 uidnext, u64 highestmodseq, u32 exists,
- *        u64 cur/ mtime ns, u64 new/ mtime ns, u32 local count
+ *        u64 cur/ mtime ns, u64 new/ mtime ns, u32 local count,
+ *        then optionally u32 remote unpaired (absent in older records)
  *   p 1: u64 id, u32 uid, u32 flag bits, u64 size, str name, str keywords,
  *        str msgid
  *   i 1: u64 id, u8 kind, u32 uid, u64 size, u32 uidnext, u32 flag bits,
@@ -55,6 +56,9 @@ struct state {
 	int lockfd;		/* -1: read-only without a lock file */
 	bool readonly;
 	bool in_tran;
+	bool broken;		/* a commit failed: the cache is not trusted */
+	char broken_why[sizeof(((struct err *)0)->msg)];
+	size_t tran_bytes;	/* keys and values put in this transaction */
 	unsigned long commits;
 	unsigned long crash_after;	/* MAILSYNC_CRASH_AFTER, 0 if unset */
 };
@@ -123,6 +127,7 @@ folder_encode(struct buf *b, const struct state_folder *f)
 	put_u64(b, (uint64_t)f->local_mtime[0]);
 	put_u64(b, (uint64_t)f->local_mtime[1]);
 	put_u32(b, f->local_count);
+	put_u32(b, f->remote_unpaired);
 }
 
 static void
@@ -310,7 +315,10 @@ folder_decode(const void *buf, size_t len, struct state_folder *out)
 	if (!rd_header(&r, 'f') || !rd_u32(&r, &f.uidvalidity) ||
 	    !rd_u32(&r, &f.uidnext) || !rd_u64(&r, &f.highestmodseq) ||
 	    !rd_u32(&r, &f.exists) || !rd_u64(&r, &m0) || !rd_u64(&r, &m1) ||
-	    !rd_u32(&r, &f.local_count) || !rd_end(&r))
+	    !rd_u32(&r, &f.local_count))
+		return r.why;
+	f.remote_unpaired = UINT32_MAX;
+	if ((r.n > 0 && !rd_u32(&r, &f.remote_unpaired)) || !rd_end(&r))
 		return r.why;
 	f.local_mtime[0] = (int64_t)m0;
 	f.local_mtime[1] = (int64_t)m1;
@@ -535,6 +543,7 @@ db_put(struct state *s, const struct buf *k, const struct buf *v,
 {
 	if (!tcbdbput(s->db, k->data, (int)k->len, v->data, (int)v->len))
 		return db_err(s, "tcbdbput", e);
+	s->tran_bytes += k->len + v->len;
 	return 0;
 }
 
@@ -545,6 +554,20 @@ db_out(struct state *s, const struct buf *k, struct err *e)
 	if (!tcbdbout(s->db, k->data, (int)k->len) &&
 	    tcbdbecode(s->db) != TCENOREC)
 		return db_err(s, "tcbdbout", e);
+	return 0;
+}
+
+/*
+ * After a failed commit, Tokyo Cabinet's page cache may still hold pages of
+ * the rolled-back transaction; reading or writing through it again could
+ * show or store changes that never happened, so the run stops using it.
+ */
+static int
+usable(struct state *s, struct err *e)
+{
+	if (s->broken)
+		return err_set(e, ERR_FAIL, "not used again after a failed "
+		    "commit: %s", s->broken_why);
 	return 0;
 }
 
@@ -1018,6 +1041,8 @@ state_folders(struct state *s, struct strv *out, struct err *e)
 
 	if (s->db == NULL)
 		return 0;
+	if (usable(s, e) < 0)
+		return -1;
 	if (folders_of(s, 'F', &all, e) < 0 ||
 	    folders_of(s, 'P', &all, e) < 0 ||
 	    folders_of(s, 'I', &all, e) < 0) {
@@ -1045,7 +1070,7 @@ state_folder_get(struct state *s, const char *folder, struct state_folder *out,
 
 	memset(out, 0, sizeof(*out));
 	*found = false;
-	if (folder_ok(folder, e) < 0)
+	if (folder_ok(folder, e) < 0 || usable(s, e) < 0)
 		return -1;
 	if (s->db == NULL)
 		return 0;
@@ -1129,7 +1154,7 @@ state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
 	struct buf k = { 0 };
 	int rc;
 
-	if (folder_ok(folder, e) < 0)
+	if (folder_ok(folder, e) < 0 || usable(s, e) < 0)
 		return -1;
 	if (s->db == NULL)
 		return 0;
@@ -1147,7 +1172,7 @@ state_intents_load(struct state *s, const char *folder,
 	struct buf k = { 0 };
 	int rc;
 
-	if (folder_ok(folder, e) < 0)
+	if (folder_ok(folder, e) < 0 || usable(s, e) < 0)
 		return -1;
 	if (s->db == NULL)
 		return 0;
@@ -1159,6 +1184,46 @@ state_intents_load(struct state *s, const char *folder,
 
 /* Writing. */
 
+/*
+ * Tokyo Cabinet 1.4 does not survive a full disk inside a commit: a write
+ * that fails half-way can leave a record pointing past the end of the file,
+ * and the state is unreadable from then on.  So the room a commit may need
+ * is reserved beyond the end of the database and of its write-ahead log
+ * (fallocate(2), FALLOC_FL_KEEP_SIZE) before it starts, and a commit that
+ * cannot have it is aborted cleanly: a margin, plus four times what the
+ * transaction put, as whole leaves are rewritten and logged.
+ */
+#define STATE_RESERVE_MIN (2u << 20)
+
+static int
+reserve(struct state *s, struct err *e)
+{
+	off_t need = (off_t)STATE_RESERVE_MIN + 4 * (off_t)s->tran_bytes;
+	char *paths[2];
+	struct stat st;
+	int fd, rc = 0;
+
+	paths[0] = s->path;
+	paths[1] = xasprintf("%s.wal", s->path);
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = err_sys(e, ERR_FAIL, "open(%s) failed", paths[i]);
+			break;
+		}
+		/* a file system without fallocate keeps the old risk */
+		if (fstat(fd, &st) < 0 ||
+		    (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, need) < 0 &&
+		    errno != EOPNOTSUPP && errno != ENOSYS))
+			rc = err_sys(e, ERR_FAIL, "reserving %lld bytes for "
+			    "the state commit: fallocate(%s) failed",
+			    (long long)need, paths[i]);
+		close(fd);
+	}
+	free(paths[1]);
+	return rc;
+}
+
 int
 state_begin(struct state *s, struct err *e)
 {
@@ -1167,8 +1232,11 @@ state_begin(struct state *s, struct err *e)
 		    s->dir);
 	if (s->in_tran)
 		return err_set(e, ERR_FAIL, "state: transaction already open");
+	if (usable(s, e) < 0)
+		return -1;
 	if (!tcbdbtranbegin(s->db))
 		return db_err(s, "tcbdbtranbegin", e);
+	s->tran_bytes = 0;
 	s->in_tran = true;
 	return 0;
 }
@@ -1180,9 +1248,15 @@ state_commit(struct state *s, struct err *e)
 		return err_set(e, ERR_FAIL,
 		    "state: commit outside a transaction");
 	s->in_tran = false;
+	if (reserve(s, e) < 0) {
+		tcbdbtranabort(s->db);
+		return -1;
+	}
 	if (!tcbdbtrancommit(s->db)) {
 		db_err(s, "tcbdbtrancommit", e);
 		tcbdbtranabort(s->db);
+		s->broken = true;
+		snprintf(s->broken_why, sizeof(s->broken_why), "%s", e->msg);
 		return -1;
 	}
 	s->commits++;

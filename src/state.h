@@ -23,6 +23,10 @@ struct state_folder {
 	 * folder_stamp in store.h); all 0: unknown, rescan. */
 	int64_t local_mtime[2];	/* cur/, new/ mtimes in nanoseconds */
 	uint32_t local_count;
+	/* Server messages without a pair plus pairs whose UID the server
+	 * lacked, at the end of the run that recorded uidnext; 0: the server
+	 * held exactly the paired UIDs.  UINT32_MAX: unknown (older record). */
+	uint32_t remote_unpaired;
 };
 
 /*

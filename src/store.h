@@ -211,6 +211,18 @@ struct store_ops {
 	 * left nothing behind.  The selection must not change in between. */
 	void (*batch_begin)(struct store *s);
 	int (*batch_end)(struct store *s, bool *ok, struct err *e);
+
+	/* The messages of the selected folder whose flags changed, or that
+	 * arrived, after modification sequence `since` (CONDSTORE, RFC 7162
+	 * section 3.1.4), appended to out as list gives them; *exists is then
+	 * the folder's message count.  Expunges are not reported.  NULL for
+	 * stores without modification sequences (Maildir). */
+	int (*list_changed)(struct store *s, uint64_t since,
+	    struct msg_list *out, uint32_t *exists, struct err *e);
+	/* Every UID of the selected folder, ascending, in *out (the caller
+	 * frees it).  NULL for stores without UIDs (Maildir). */
+	int (*uids)(struct store *s, uint32_t **out, size_t *n,
+	    struct err *e);
 };
 
 /* fetch_many, or one fetch per message where the store has none. */

@@ -215,6 +215,7 @@ folder_record(const struct folder_work *fw, const size_t changed[2],
 
 	memset(nf, 0, sizeof(*nf));
 	nf->uidvalidity = fw->rst.uidvalidity;
+	nf->remote_unpaired = UINT32_MAX;
 	if (changed[SIDE_REMOTE] == 0 && !failed) {
 		nf->uidnext = fw->rst.uidnext;
 		nf->highestmodseq = fw->rst.highestmodseq;
@@ -231,6 +232,35 @@ folder_record(const struct folder_work *fw, const size_t changed[2],
 	}
 }
 
+/*
+ * How far the server's messages differ from the pairs after this run:
+ * messages without a pair plus pairs whose UID the server lacks.  Only 0
+ * lets the next run rebuild the listing from the pairs (list_changes).
+ */
+static uint32_t
+remote_unpaired(struct chan *c, const struct folder_work *fw)
+{
+	const struct msg_list *ml = &fw->ml[SIDE_REMOTE];
+	struct state_pairs p = { 0 };
+	struct pair_lookup pl;
+	struct err e = { 0 };
+	size_t paired = 0, n;
+
+	if (!fw->exists[SIDE_REMOTE] ||
+	    state_pairs_load(c->state, fw->name, &p, &e) < 0) {
+		state_pairs_free(&p);
+		return UINT32_MAX;
+	}
+	pair_lookup_build(&pl, &p, false);
+	for (size_t i = 0; i < ml->n; i++)
+		if (pair_lookup_uid(&pl, ml->v[i].uid))
+			paired++;
+	n = (ml->n - paired) + (pl.nuids - paired);
+	pair_lookup_free(&pl);
+	state_pairs_free(&p);
+	return n >= UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 /* Whether carrying out the plan touches the server. */
 static bool
 needs_remote(const struct plan *p)
@@ -242,10 +272,135 @@ needs_remote(const struct plan *p)
 	return false;
 }
 
+/*
+ * Whether the server's listing may be rebuilt from the pairs plus what
+ * changed since the recorded HIGHESTMODSEQ.  That needs pairs holding the
+ * server's flags (a clean run that changed nothing on the server, flags
+ * propagated towards the disk or both ways, no unfinished copy, no pair
+ * kept only on the server) and a server that held exactly the paired
+ * UIDs then.  When in doubt: the full listing.
+ */
+static bool
+changes_usable(struct chan *c, const struct folder_work *fw, bool again)
+{
+	const struct store_ops *o = c->store[SIDE_REMOTE]->ops;
+	int dir = effective_direction(c);
+
+	if (again || o->list_changed == NULL || o->uids == NULL || !fw->known ||
+	    fw->sf.uidvalidity != fw->rst.uidvalidity ||
+	    fw->sf.highestmodseq == 0 || fw->sf.uidnext == 0 ||
+	    fw->sf.remote_unpaired != 0 || fw->rst.highestmodseq == 0 ||
+	    fw->rst.highestmodseq < fw->sf.highestmodseq ||
+	    fw->intents.n > 0 || (dir != CFG_DIR_BOTH && dir != CFG_DIR_PULL) ||
+	    !(c->ch->propagate & CFG_PROP_FLAGS))
+		return false;
+	for (size_t i = 0; i < fw->pairs.n; i++)
+		if (fw->pairs.v[i].uid != 0 && fw->pairs.v[i].name == NULL)
+			return false;
+	return true;
+}
+
+static int
+cmp_msg_uid(const void *a, const void *b)
+{
+	const struct msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int
+cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The server's listing from the pairs and CONDSTORE (RFC 7162): every
+ * paired UID with its recorded flags, overridden by what changed since the
+ * recorded modseq (which includes every new message).  Expunges: each one
+ * leaves the rebuilt listing one larger than EXISTS, since the server held
+ * exactly the paired UIDs; only then UID SEARCH tells which.  1: could not
+ * be done safely, list in full instead.
+ */
+static int
+list_changes(struct chan *c, struct folder_work *fw, struct err *e)
+{
+	struct store *r = c->store[SIDE_REMOTE];
+	struct msg_list *ml = &fw->ml[SIDE_REMOTE];
+	struct msg_list ch = { 0 };
+	struct msg_lookup cl;
+	uint32_t exists = 0, *uids = NULL;
+	size_t nuids = 0, nchanged, k;
+	int rc = 1;
+
+	if (r->ops->list_changed(r, fw->sf.highestmodseq, &ch, &exists,
+	    e) < 0)
+		return -1;
+	nchanged = ch.n;
+	msg_lookup_build(&cl, &ch, true);
+	for (size_t i = 0; i < fw->pairs.n; i++) {
+		const struct state_pair *p = &fw->pairs.v[i];
+		struct msg *m;
+
+		if (p->uid == 0 || msg_lookup_uid(&cl, p->uid) >= 0)
+			continue;
+		xgrow(&ml->v, &ml->cap, ml->n + 1, sizeof(*ml->v));
+		m = &ml->v[ml->n++];
+		memset(m, 0, sizeof(*m));
+		m->uid = p->uid;
+		flags_copy(&m->flags, &p->flags);
+	}
+	msg_lookup_free(&cl);
+	if (ch.n > 0) {
+		xgrow(&ml->v, &ml->cap, ml->n + ch.n, sizeof(*ml->v));
+		memcpy(ml->v + ml->n, ch.v, ch.n * sizeof(*ch.v));
+		ml->n += ch.n;
+		ch.n = 0;
+	}
+	msg_list_free(&ch);
+	if (ml->n > 1)
+		qsort(ml->v, ml->n, sizeof(*ml->v), cmp_msg_uid);
+	for (size_t i = 1; i < ml->n; i++)
+		if (ml->v[i].uid == ml->v[i - 1].uid)
+			goto full;	/* a UID paired twice */
+	if (ml->n != exists) {
+		if (r->ops->uids(r, &uids, &nuids, e) < 0)
+			return -1;
+		k = 0;
+		for (size_t i = 0; i < ml->n; i++) {
+			if (nuids == 0 || bsearch(&ml->v[i].uid, uids, nuids,
+			    sizeof(*uids), cmp_uid) == NULL)
+				msg_free(&ml->v[i]);
+			else
+				ml->v[k++] = ml->v[i];
+		}
+		ml->n = k;
+		/* more on the server than paired or changed: a message
+		 * arrived meanwhile */
+		if (ml->n != nuids)
+			goto full;
+	}
+	log_msg(LOG_VERBOSE, "%s %s: changes since modseq %llu (%zu changed)",
+	    c->ch->name, fw->name, (unsigned long long)fw->sf.highestmodseq,
+	    nchanged);
+	rc = 0;
+full:
+	free(uids);
+	if (rc == 1) {
+		msg_list_free(ml);
+		memset(ml, 0, sizeof(*ml));
+	}
+	return rc;
+}
+
 /* Select and list both sides of a folder and load its state. */
 static int
 load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 {
+	bool again = fw->reload;
+
 	folder_work_clear(fw);
 	fw->reload = false;
 	memset(&fw->rst, 0, sizeof(fw->rst));
@@ -256,24 +411,33 @@ load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 	    c->store[SIDE_LOCAL]->ops->stamp(c->store[SIDE_LOCAL], fw->name,
 	    &fw->stamp, e) < 0)
 		return -1;
+	if (state_folder_get(c->state, fw->name, &fw->sf, &fw->known, e) < 0 ||
+	    state_pairs_load(c->state, fw->name, &fw->pairs, e) < 0 ||
+	    state_intents_load(c->state, fw->name, &fw->intents, e) < 0)
+		return -1;
 	for (int s = 0; s < 2; s++) {
 		struct store *st = c->store[s];
+		int rc = 1;
 
 		if (!fw->exists[s])
 			continue;	/* dry run: would be created */
 		c->selected[s] = NULL;
 		if (st->ops->select(st, fw->name, s == SIDE_REMOTE ? &fw->rst :
-		    NULL, e) < 0 || st->ops->list(st, &fw->ml[s], e) < 0)
+		    NULL, e) < 0)
+			return -1;
+		if (s == SIDE_REMOTE && changes_usable(c, fw, again) &&
+		    (rc = list_changes(c, fw, e)) < 0)
+			return -1;
+		if (rc == 1 && s == SIDE_REMOTE)
+			log_msg(LOG_VERBOSE, "%s %s: full listing",
+			    c->ch->name, fw->name);
+		if (rc == 1 && st->ops->list(st, &fw->ml[s], e) < 0)
 			return -1;
 		c->selected[s] = fw->name;
 	}
 	if (fw->exists[SIDE_REMOTE] && fw->rst.uidvalidity == 0)
 		return err_set(e, ERR_FAIL, "server reports no valid "
 		    "UIDVALIDITY");
-	if (state_folder_get(c->state, fw->name, &fw->sf, &fw->known, e) < 0 ||
-	    state_pairs_load(c->state, fw->name, &fw->pairs, e) < 0 ||
-	    state_intents_load(c->state, fw->name, &fw->intents, e) < 0)
-		return -1;
 	fw->uidvalidity_changed = fw->known && fw->sf.uidvalidity != 0 &&
 	    fw->exists[SIDE_REMOTE] && fw->sf.uidvalidity != fw->rst.uidvalidity;
 	fw->loaded = true;
@@ -371,6 +535,8 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 			    c->stats->deleted[s] - before.deleted[s];
 		folder_record(fw, changed, arc < 0 || plan.refused[0] ||
 		    plan.refused[1], &nf);
+		if (nf.uidnext != 0)
+			nf.remote_unpaired = remote_unpaired(c, fw);
 
 		/* The folder record goes in even after a partial failure:
 		 * it only says which UIDVALIDITY the pairs belong to. */

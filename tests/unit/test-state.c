@@ -113,7 +113,8 @@ folder_eq(const struct state_folder *a, const struct state_folder *b)
 	    a->highestmodseq == b->highestmodseq && a->exists == b->exists &&
 	    a->local_mtime[0] == b->local_mtime[0] &&
 	    a->local_mtime[1] == b->local_mtime[1] &&
-	    a->local_count == b->local_count;
+	    a->local_count == b->local_count &&
+	    a->remote_unpaired == b->remote_unpaired;
 }
 
 static void
@@ -125,7 +126,7 @@ test_open_modes(void)
 	char *lock = xasprintf("%s/lock", dir);
 	char *db = xasprintf("%s/state.tcb", dir);
 	char *wal = xasprintf("%s/state.tcb.wal", dir);
-	struct state_folder f = { 1, 2, 3, 4, { 5, 6 }, 7 };
+	struct state_folder f = { 1, 2, 3, 4, { 5, 6 }, 7, 0 };
 	struct err e = { 0 };
 	struct state *s;
 	char buf[64] = "";
@@ -176,10 +177,10 @@ static void
 test_folders(void)
 {
 	char *t = tmpdir_new();
-	struct state_folder fa = { 11, 12, 13, 14, { 15, -1 }, 16 },
-	    fab = { 21, 22, 0, 24, { 0, 0 }, 0 };
+	struct state_folder fa = { 11, 12, 13, 14, { 15, -1 }, 16, 17 },
+	    fab = { 21, 22, 0, 24, { 0, 0 }, 0, 0 };
 	struct state_folder fab2 = { 31, 32, UINT64_MAX, UINT32_MAX,
-	    { INT64_MAX, INT64_MIN }, UINT32_MAX };
+	    { INT64_MAX, INT64_MIN }, UINT32_MAX, UINT32_MAX - 1 };
 	struct state_folder got;
 	struct state_pair p = mkpair(5, "n", 0, NULL, 1, NULL);
 	struct strv names = { 0 };
@@ -402,7 +403,7 @@ static void
 test_drop(void)
 {
 	char *t = tmpdir_new();
-	struct state_folder f = { 1, 1, 1, 1, { 0, 0 }, 0 };
+	struct state_folder f = { 1, 1, 1, 1, { 0, 0 }, 0, 0 };
 	struct state_folder got;
 	struct state_pairs l = { 0 };
 	struct state_intents il = { 0 };
@@ -466,8 +467,8 @@ static void
 test_transactions(void)
 {
 	char *t = tmpdir_new();
-	struct state_folder f = { 5, 6, 7, 8, { 0, 0 }, 0 },
-	    g = { 9, 9, 9, 9, { 0, 0 }, 0 }, got;
+	struct state_folder f = { 5, 6, 7, 8, { 0, 0 }, 0, 0 },
+	    g = { 9, 9, 9, 9, { 0, 0 }, 0, 0 }, got;
 	struct state_pair p = mkpair(1, "kept", 0, NULL, 1, NULL);
 	struct state_pair q = mkpair(2, "aborted", 0, NULL, 1, NULL);
 	struct state_pairs l = { 0 };
@@ -662,7 +663,7 @@ test_readonly(void)
 	char *dir = xasprintf("%s/missing", t);
 	char *lock = xasprintf("%s/lock", t);
 	char *db = xasprintf("%s/state.tcb", t);
-	struct state_folder f = { 1, 2, 3, 4, { 0, 0 }, 0 }, got;
+	struct state_folder f = { 1, 2, 3, 4, { 0, 0 }, 0, 0 }, got;
 	struct state_pair p = mkpair(1, "n", 0, NULL, 1, NULL);
 	struct state_pairs l = { 0 };
 	struct state_intents il = { 0 };
@@ -811,6 +812,16 @@ folder_rec(void)
 	return r;
 }
 
+/* The same with the remote-unpaired count that newer records end with. */
+static struct rec
+folder_rec2(void)
+{
+	struct rec r = folder_rec();
+
+	r32(&r, 8);
+	return r;
+}
+
 static bool
 pair_zero(const struct state_pair *p)
 {
@@ -894,7 +905,12 @@ test_decode(void)
 	state_intent_free(&in);
 	ok(state_decode_folder(folder_rec().b, folder_rec().n, &f, &e) == 0 &&
 	    f.uidvalidity == 1 && f.uidnext == 2 && f.highestmodseq == 3 &&
-	    f.exists == 4, "a hand-built folder record decodes");
+	    f.exists == 4 && f.local_count == 7 &&
+	    f.remote_unpaired == UINT32_MAX,
+	    "a hand-built folder record decodes (remote unpaired unknown)");
+	ok(state_decode_folder(folder_rec2().b, folder_rec2().n, &f, &e) == 0 &&
+	    f.uidvalidity == 1 && f.local_count == 7 && f.remote_unpaired == 8,
+	    "a folder record with the remote unpaired count decodes");
 
 	for (cut = 0; cut < r.n; cut++) {
 		if (state_decode_pair(r.b, cut, &p, &e) == 0) {
@@ -917,6 +933,11 @@ test_decode(void)
 		if (state_decode_folder(folder_rec().b, cut, &f, &e) == 0)
 			all = false;
 	ok(all, "every truncation of an intent or folder record is rejected");
+	all = true;
+	for (cut = folder_rec().n + 1; cut < folder_rec2().n; cut++)
+		if (state_decode_folder(folder_rec2().b, cut, &f, &e) == 0)
+			all = false;
+	ok(all, "a truncated remote unpaired count is rejected");
 
 	bad = r;
 	r8(&bad, 0);
@@ -967,6 +988,12 @@ test_decode(void)
 		r8(&ib, 0);
 		ok(state_decode_folder(ib.b, ib.n, &f, &e) < 0 &&
 		    f.uidvalidity == 0, "a long folder record is rejected");
+		ib = folder_rec2();
+		r8(&ib, 0);
+		ok(state_decode_folder(ib.b, ib.n, &f, &e) < 0 &&
+		    f.uidvalidity == 0, "a longer folder record is rejected");
+		is_str(e.msg, "corrupt record: trailing bytes",
+		    "its message");
 	}
 
 	all = true;
