@@ -617,11 +617,22 @@ imap_list_folders(struct store *st, struct folder_list *out, struct err *e)
 
 	if (check_usable(s, "LIST", e) < 0)
 		return -1;
+	imap_io_take_literal_nul(s->io);
 	r = mailimap_list(s->imap, "", "*", &result);
 	if (r != MAILIMAP_NO_ERROR) {
 		if (result != NULL)
 			mailimap_list_result_free(result);
 		return imap_fail(s, r, "LIST", e);
+	}
+	/* Which name a NUL cut short cannot be told any more: the listing
+	 * as a whole is not trusted (a folder "n" must not appear for
+	 * "n\0ul"). */
+	if (imap_io_take_literal_nul(s->io)) {
+		if (result != NULL)
+			mailimap_list_result_free(result);
+		return err_set(e, ERR_FAIL, "%s: LIST: the server sent a folder "
+		    "name containing a NUL byte (protocol violation)",
+		    s->label);
 	}
 	for (it = result ? clist_begin(result) : NULL; it != NULL;
 	    it = clist_next(it)) {

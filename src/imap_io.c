@@ -46,6 +46,7 @@ struct imap_io {
 	bool permflags_ok;
 	char tagged[512];
 	char copyuid[512];	/* last [COPYUID ...] status text */
+	bool lit_nul;		/* a NUL byte came inside a literal */
 
 	/* Client side, for the trace only. */
 	struct buf cline;
@@ -205,6 +206,15 @@ imap_io_error(const struct imap_io *io, enum err_code *code)
 	if (code != NULL)
 		*code = io->fail_code;
 	return io->fail_msg;
+}
+
+bool
+imap_io_take_literal_nul(struct imap_io *io)
+{
+	bool seen = io->lit_nul;
+
+	io->lit_nul = false;
+	return seen;
 }
 
 const char *
@@ -571,6 +581,8 @@ fill(struct imap_io *io)
 		if (io->lit_left > 0) {
 			take = avail < io->lit_left ? avail :
 			    (size_t)io->lit_left;
+			if (memchr(p, '\0', take) != NULL)
+				io->lit_nul = true;
 			buf_add(&io->out, p, take);
 			io->in_pos += take;
 			io->lit_left -= take;

@@ -55,6 +55,9 @@ const char *imap_io_error(const struct imap_io *io, enum err_code *code);
 /* The last tagged status line from the server ("7 NO [CODE] text"),
  * control characters replaced, without CRLF; "" if none yet. */
 const char *imap_io_last_tagged(const struct imap_io *io);
+/* Whether a literal held a NUL byte since the last call (libetpan reads
+ * names as C strings: a NUL would silently cut a folder name short). */
+bool imap_io_take_literal_nul(struct imap_io *io);
 /* The "[COPYUID ...] text" of the last status response that carried one
  * (tagged or not), copied into out and forgotten; "" if none since. */
 const char *imap_io_take_copyuid(struct imap_io *io, char *out,

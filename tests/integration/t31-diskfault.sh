@@ -142,7 +142,6 @@ done
 # Under strace, LeakSanitizer cannot run (it uses ptrace itself).
 if command -v strace >/dev/null 2>&1; then
 	injected=0
-	eio_bugs=0
 	for sc in fsync fdatasync syncfs; do
 	n=0
 	while [ $n -lt 60 ]; do
@@ -167,20 +166,8 @@ if command -v strace >/dev/null 2>&1; then
 		fi
 		injected=$((injected + 1))
 		what=$(sed -n 's/.*sync([0-9]*<\([^>]*\)>).*INJECTED.*/\1/p' "$T/strace" | sed "s|^$T/||")
-		# Known bug: EIO from the fsync(2) of cur/ or new/ after a
-		# flag rename fails md_set_flags, but apply.c retries message
-		# by message, the file is already renamed, nothing is
-		# fsync'ed again and the run reports success.
-		if [ "$RC" = 0 ] && expr "$what" : '.*/\(cur\|new\)$' >/dev/null; then
-			tap_n=$((tap_n + 1))
-			echo "not ok $tap_n - EIO at $sc #$n ($what): exit 1 # TODO apply.c/maildir.c: a failed directory fsync after a flag rename is retried away and the run exits 0"
-			tap_n=$((tap_n + 1))
-			echo "not ok $tap_n - EIO at $sc #$n ($what): the error says so # TODO same"
-			eio_bugs=$((eio_bugs + 1))
-		else
-			is "$RC" 1 "EIO at $sc #$n ($what): exit 1"
-			like "$ERR" "Input/output error" "EIO at $sc #$n ($what): the error says so"
-		fi
+		is "$RC" 1 "EIO at $sc #$n ($what): exit 1"
+		like "$ERR" "Input/output error" "EIO at $sc #$n ($what): the error says so"
 		complete "$M/INBOX" 3
 		ok $? "EIO at $sc #$n: every file in cur/ and new/ is complete"
 		run
