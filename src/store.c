@@ -26,6 +26,14 @@ folder_list_find(const struct folder_list *l, const char *name)
 	return -1;
 }
 
+bool
+folder_list_selectable(const struct folder_list *l, const char *name)
+{
+	long i = folder_list_find(l, name);
+
+	return i >= 0 && !l->v[i].noselect;
+}
+
 void
 msg_free(struct msg *m)
 {

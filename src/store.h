@@ -38,6 +38,8 @@ struct folder_list {
 void folder_list_free(struct folder_list *l);
 /* Index of name in l, or -1. */
 long folder_list_find(const struct folder_list *l, const char *name);
+/* Whether l has name as a folder that can hold messages. */
+bool folder_list_selectable(const struct folder_list *l, const char *name);
 
 struct folder_status {
 	uint32_t uidvalidity;	/* remote only; 0 for Maildir */

@@ -53,21 +53,13 @@ chan_fail(struct chan *c, const char *folder, const struct err *e)
 	}
 }
 
-static bool
-folder_selected(const struct cfg_channel *ch, const struct strv *only,
+bool
+sync_folder_selected(const struct cfg_channel *ch, const struct strv *only,
     const char *name)
 {
 	if (only != NULL && only->n > 0 && !strv_contains(only, name))
 		return false;
 	return pattern_list_match(&ch->folders, name);
-}
-
-static bool
-selectable(const struct folder_list *l, const char *name)
-{
-	long i = folder_list_find(l, name);
-
-	return i >= 0 && !l->v[i].noselect;
 }
 
 static int
@@ -677,7 +669,7 @@ prepare_name(struct chan *c, const char *folder, const struct strv *known,
 
 	*sync_it = false;
 	for (int s = 0; s < 2; s++)
-		exists[s] = selectable(&c->folders[s], folder);
+		exists[s] = folder_list_selectable(&c->folders[s], folder);
 	for (int s = 0; s < 2; s++) {
 		enum side side = (enum side)s;
 
@@ -784,7 +776,7 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		struct folder_work *fw = &work[nwork];
 		bool sync_it;
 
-		if (!folder_selected(ch, only, names.v[i]))
+		if (!sync_folder_selected(ch, only, names.v[i]))
 			continue;
 		prepare_name(&c, names.v[i], &known, fw->exists, &sync_it);
 		if (!sync_it)
@@ -887,12 +879,13 @@ sync_list_folders(const struct cfg_channel *ch, const struct strv *only,
 			const char *name = fl[s].v[i].name;
 
 			if (fl[s].v[i].noselect ||
-			    !folder_selected(ch, only, name) ||
+			    !sync_folder_selected(ch, only, name) ||
 			    strv_contains(out, name))
 				continue;
 			/* listed only if it exists on both sides or would be
 			 * created on the other one */
-			if (!selectable(&fl[1 - s], name) && !(ch->create & bit))
+			if (!folder_list_selectable(&fl[1 - s], name) &&
+			    !(ch->create & bit))
 				continue;
 			strv_add(out, name);
 		}

@@ -53,6 +53,11 @@ void sync_tick(struct sync_stats *st);
 int sync_channel(const struct cfg_channel *ch, const struct strv *folders,
     const struct sync_opts *opts, struct sync_stats *stats, struct err *e);
 
+/* Whether the channel syncs folder name: its patterns select it, and it is
+ * among `only` when that is not empty. */
+bool sync_folder_selected(const struct cfg_channel *ch,
+    const struct strv *only, const char *name);
+
 /*
  * The folders a channel syncs, for -l: selectable folders of either side
  * that its patterns (and folders, when not empty) select; sorted.

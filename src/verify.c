@@ -7,12 +7,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
-#include "pattern.h"
 #include "state.h"
 #include "store.h"
+#include "sync.h"
 #include "verify.h"
 
 struct vchan {
@@ -498,23 +497,6 @@ verify_one_sided_folder(struct vchan *c, const char *name, enum side s,
 
 /* ---- channel --------------------------------------------------------- */
 
-static bool
-folder_selected(const struct cfg_channel *ch, const struct strv *only,
-    const char *name)
-{
-	if (only != NULL && only->n > 0 && !strv_contains(only, name))
-		return false;
-	return pattern_list_match(&ch->folders, name);
-}
-
-static bool
-selectable(const struct folder_list *l, const char *name)
-{
-	long i = folder_list_find(l, name);
-
-	return i >= 0 && !l->v[i].noselect;
-}
-
 static int
 open_stores(struct vchan *c, struct err *e)
 {
@@ -581,10 +563,10 @@ verify_channel(const struct cfg_channel *ch, const struct strv *only,
 		bool exists[2];
 		int rc;
 
-		if (!folder_selected(ch, only, name))
+		if (!sync_folder_selected(ch, only, name))
 			continue;
 		for (int s = 0; s < 2; s++)
-			exists[s] = selectable(&c.folders[s], name);
+			exists[s] = folder_list_selectable(&c.folders[s], name);
 		if (!wanted(&c, name, &known, exists))
 			continue;
 		stats->folders++;
