@@ -1379,8 +1379,9 @@ state_pair_put(struct state *s, const char *folder, struct state_pair *p,
 	return rc;
 }
 
-int
-state_pair_del(struct state *s, const char *folder, uint64_t id,
+/* Delete the pair ('P') or intent ('I') record id of a folder. */
+static int
+item_del(struct state *s, char type, const char *folder, uint64_t id,
     struct err *e)
 {
 	struct buf k = { 0 };
@@ -1388,10 +1389,17 @@ state_pair_del(struct state *s, const char *folder, uint64_t id,
 
 	if (writable(s, e) < 0 || folder_ok(folder, e) < 0)
 		return -1;
-	key_item(&k, 'P', folder, id);
+	key_item(&k, type, folder, id);
 	rc = db_out(s, &k, e);
 	buf_free(&k);
 	return rc;
+}
+
+int
+state_pair_del(struct state *s, const char *folder, uint64_t id,
+    struct err *e)
+{
+	return item_del(s, 'P', folder, id, e);
 }
 
 int
@@ -1428,13 +1436,5 @@ int
 state_intent_del(struct state *s, const char *folder, uint64_t id,
     struct err *e)
 {
-	struct buf k = { 0 };
-	int rc;
-
-	if (writable(s, e) < 0 || folder_ok(folder, e) < 0)
-		return -1;
-	key_item(&k, 'I', folder, id);
-	rc = db_out(s, &k, e);
-	buf_free(&k);
-	return rc;
+	return item_del(s, 'I', folder, id, e);
 }
