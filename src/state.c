@@ -622,7 +622,7 @@ counter_set(struct state *s, uint64_t next, struct err *e)
 static int
 claim_id(struct state *s, uint64_t *id, struct err *e)
 {
-	uint64_t next;
+	uint64_t next = 0;
 
 	if (counter_get(s, &next, e) < 0)
 		return -1;
