@@ -727,10 +727,14 @@ open_stores(struct chan *c, const struct strv *known, struct err *e)
 	    nmsgs == 0 && !c->opts->dry_run, e) < 0) {
 		if (nmsgs > 0)
 			e->code = ERR_SAFETY;
-		return -1;
-	}
-	if (c->store[SIDE_LOCAL]->ops->list_folders(c->store[SIDE_LOCAL],
-	    &c->folders[SIDE_LOCAL], e) < 0)
+		/* a dry first run: the root would be created, empty */
+		if (!(c->opts->dry_run && nmsgs == 0 && e->code == ERR_SAFETY))
+			return -1;
+		err_clear(e);
+		printf("%s: create maildir root %s\n", c->ch->name,
+		    c->ch->maildir);
+	} else if (c->store[SIDE_LOCAL]->ops->list_folders(
+	    c->store[SIDE_LOCAL], &c->folders[SIDE_LOCAL], e) < 0)
 		return -1;
 	if (nmsgs > 0 && c->folders[SIDE_LOCAL].n == 0)
 		return err_set(e, ERR_SAFETY, "maildir root %s is empty but the "

@@ -12,6 +12,11 @@ mkfolder "Entwürfe"
 seed_msg "Entwürfe" m4
 write_config "$T/c.yaml"
 
+ms -c "$T/c.yaml" -n -a
+is "$RC" 0 "a dry first run exits 0"
+like "$OUT" "test INBOX: copy remote->local uid [0-9]+ flags S" "and shows the copies it would make"
+check "and creates nothing" test ! -e "$T/mail" -a ! -e "$T/state/state.tcb"
+
 ms -c "$T/c.yaml" -a
 is "$RC" 0 "first pull exits 0"
 like "$OUT" "test: 3 folders, 4 pulled" "summary counts the pulled messages"
