@@ -166,7 +166,7 @@ sync_selected(const struct cfg *cfg, const struct cfg_selection *sel,
 	fflush(stdout);
 	if (!opts->dry_run)
 		run_hooks(cfg, sel->channel->name, &st, "");
-	strv_free(&st.errors);
+	sync_stats_free(&st);
 	return rc;
 }
 

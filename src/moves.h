@@ -19,6 +19,7 @@ struct folder_work {
 	bool loaded;		/* listings and state below are valid */
 	bool reload;		/* changed by moves: list it again */
 	bool uidvalidity_changed;
+	const char *detection;	/* how the server side was listed */
 	struct folder_status rst;
 	struct folder_stamp stamp;	/* the Maildir side before listing */
 	struct state_folder sf;

@@ -75,6 +75,21 @@ report_json(FILE *f, const char *channel, const struct sync_stats *st,
 	json_sides(f, "flags", st->flagged);
 	json_sides(f, "deleted", st->deleted);
 	json_sides(f, "refused", st->refused);
+	fputs(",\"folder_details\":[", f);
+	for (size_t i = 0; i < st->nper_folder; i++) {
+		const struct folder_report *r = &st->per_folder[i];
+
+		fputs(i ? ",{\"name\":" : "{\"name\":", f);
+		json_string(f, r->name);
+		fprintf(f, ",\"detection\":\"%s\",\"failed\":%s",
+		    r->detection, r->failed ? "true" : "false");
+		fprintf(f, ",\"pulled\":%zu,\"pushed\":%zu", r->copied[SIDE_LOCAL],
+		    r->copied[SIDE_REMOTE]);
+		json_sides(f, "flags", r->flagged);
+		json_sides(f, "deleted", r->deleted);
+		fputc('}', f);
+	}
+	fputc(']', f);
 	fprintf(f, ",\"seconds\":%.3f,\"errors\":[", seconds);
 	for (size_t i = 0; i < st->errors.n; i++) {
 		if (i)

@@ -37,6 +37,31 @@ sync_tick(struct sync_stats *st)
 		st->tick(st, st->tick_arg);
 }
 
+void
+sync_stats_free(struct sync_stats *st)
+{
+	for (size_t i = 0; i < st->nper_folder; i++)
+		free(st->per_folder[i].name);
+	free(st->per_folder);
+	st->per_folder = NULL;
+	st->nper_folder = st->cap_per_folder = 0;
+	strv_free(&st->errors);
+}
+
+static struct folder_report *
+report_folder(struct sync_stats *st, const char *name, const char *detection)
+{
+	struct folder_report *r;
+
+	xgrow(&st->per_folder, &st->cap_per_folder, st->nper_folder + 1,
+	    sizeof(*st->per_folder));
+	r = &st->per_folder[st->nper_folder++];
+	memset(r, 0, sizeof(*r));
+	r->name = xstrdup(name);
+	r->detection = detection;
+	return r;
+}
+
 static void
 chan_fail(struct chan *c, const char *folder, const struct err *e)
 {
@@ -420,6 +445,8 @@ load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 		if (s == SIDE_REMOTE && changes_usable(c, fw, again) &&
 		    (rc = list_changes(c, fw, e)) < 0)
 			return -1;
+		if (s == SIDE_REMOTE)
+			fw->detection = rc == 1 ? "full" : "changes";
 		if (rc == 1 && s == SIDE_REMOTE)
 			log_msg(LOG_VERBOSE, "%s %s: full listing",
 			    c->ch->name, fw->name);
@@ -789,6 +816,7 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		c.stats->folders++;
 		if (unchanged(&c, fw)) {
 			c.stats->skipped++;
+			report_folder(c.stats, fw->name, "unchanged");
 			continue;
 		}
 		nwork++;
@@ -830,14 +858,28 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 			chan_fail(&c, fw->name, &err);
 			folder_work_clear(fw);
 		}
-		if (!fw->loaded)
+		struct sync_stats before = *c.stats;
+		struct folder_report *fr;
+		size_t failed_before = c.stats->failed_folders;
+		int frc = 0;
+
+		if (!fw->loaded) {
+			report_folder(c.stats, fw->name, "full")->failed = true;
 			continue;
-		if (sync_folder(&c, fw, &err) < 0) {
-			chan_fail(&c, fw->name, &err);
-			if (err.code == ERR_TEMP)
-				break;	/* the rest would fail too */
 		}
+		if ((frc = sync_folder(&c, fw, &err)) < 0)
+			chan_fail(&c, fw->name, &err);
+		fr = report_folder(c.stats, fw->name, fw->detection ?
+		    fw->detection : "full");
+		for (int s = 0; s < 2; s++) {
+			fr->copied[s] = c.stats->copied[s] - before.copied[s];
+			fr->flagged[s] = c.stats->flagged[s] - before.flagged[s];
+			fr->deleted[s] = c.stats->deleted[s] - before.deleted[s];
+		}
+		fr->failed = c.stats->failed_folders > failed_before;
 		folder_work_clear(fw);
+		if (frc < 0 && err.code == ERR_TEMP)
+			break;	/* the rest would fail too */
 	}
 out:
 	for (size_t i = 0; i < nwork; i++)

@@ -18,6 +18,16 @@ struct sync_opts {
 	bool force;		/* --force: override the delete guard */
 };
 
+/* One folder of a run, for --json. */
+struct folder_report {
+	char *name;
+	const char *detection;	/* "unchanged", "changes", "full" (static) */
+	size_t copied[2];
+	size_t flagged[2];
+	size_t deleted[2];
+	bool failed;
+};
+
 /* What one channel run did; every count is indexed by the side acted on
  * (copied[SIDE_LOCAL] = messages pulled to disk). */
 struct sync_stats {
@@ -32,6 +42,8 @@ struct sync_stats {
 	size_t move_errors;
 	size_t failed_folders;
 	struct strv errors;	/* one line per failure, for main.c to print */
+	struct folder_report *per_folder;
+	size_t nper_folder, cap_per_folder;
 	/* progress: the folder being synced (1-based) of how many, and a
 	 * callback made after each step (NULL: none) */
 	size_t folder_i, folder_n;
@@ -41,6 +53,8 @@ struct sync_stats {
 
 /* Call the progress callback, if any. */
 void sync_tick(struct sync_stats *st);
+/* Free what a run allocated in st (errors, per-folder reports). */
+void sync_stats_free(struct sync_stats *st);
 
 /*
  * Sync one channel (optionally only the named folders).  Per-folder

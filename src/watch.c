@@ -686,7 +686,7 @@ run_sync(struct watch *w, struct wchan *c)
 	rc = sync_channel(ch, &only, w->p->opts, &st, &e);
 	w->p->synced(w->p->arg, *w->cfgp, ch, &st, rc < 0 ? &e : NULL,
 	    now_mono() - start, c->first_sync);
-	strv_free(&st.errors);
+	sync_stats_free(&st);
 	c->first_sync = false;
 	if (full)
 		c->next_poll = now_mono() + ch->poll_interval;

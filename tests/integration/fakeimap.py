@@ -16,6 +16,11 @@ Scenario keys (all optional):
   auth            "ok" (default) or "no"
   starttls        "ok" (default), "no", or "inject" (extra bytes sent in
                   the same packet as the OK)
+  starttls_untagged
+                  lines sent before the tagged OK to STARTTLS (in clear
+                  text, so they must not count after TLS)
+  continuation    "ok" (default): a "+" for each synchronising literal;
+                  "stall": never send it (the client waits for it)
   commands        {"COMMAND": [actions]} replies replacing the built-in
                   ones; COMMAND is the upper-case command name ("UID FETCH")
   exists          messages the built-in SELECT reports (default 1)
@@ -164,6 +169,8 @@ class Server:
             except ValueError:
                 break
             if not plus:
+                if self.sc.get("continuation", "ok") == "stall":
+                    time.sleep(3600)
                 conn.send(b"+ go ahead\r\n")
             full += conn.read(n)
             line = conn.readline()
@@ -180,7 +187,9 @@ class Server:
             if mode == "no":
                 self.play(conn, "{tag} NO TLS not available today", tag)
                 return
-            reply = tag.encode() + b" OK Begin TLS negotiation now\r\n"
+            reply = b"".join(line.encode() + b"\r\n" for line in
+                             sc.get("starttls_untagged", []))
+            reply += tag.encode() + b" OK Begin TLS negotiation now\r\n"
             if mode == "inject":
                 reply += b"* CAPABILITY IMAP4rev1 AUTH=PLAIN LOGIN\r\n"
             conn.send(reply)

@@ -18,12 +18,14 @@ settle
 ms -c "$T/c.yaml" --debug --json -a
 is "$RC" 0 "no-change run exits 0"
 like "$OUT" '"unchanged_folders":2' "both folders detected as unchanged"
+like "$OUT" '"folder_details":\[\{"name":"Archive","detection":"unchanged","failed":false,"pulled":0,"pushed":0' "--json says how each folder was detected"
 ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ (SELECT|UID FETCH|FETCH) ' && echo 1 || echo 0) "no SELECT or FETCH sent for unchanged folders"
 
 settle
 dadm flags add -u "$IMAP_USER" '\Flagged' mailbox INBOX header X-Test-Id m1
-ms -c "$T/c.yaml" -a
+ms -c "$T/c.yaml" --json -a
 is "$(local_flags "$T/mail/INBOX" m1)" "F" "a server flag change is seen (HIGHESTMODSEQ)"
+like "$OUT" '\{"name":"INBOX","detection":"changes","failed":false,"pulled":0,"pushed":0,"flags":\{"server":0,"disk":1\}' "--json: INBOX listed by changes, one flag set on disk"
 
 settle
 f=$(local_file "$T/mail/Archive" a2)
