@@ -127,7 +127,8 @@ while [ -e "$D/run/master.pid" ] &&
 	[ $i -gt 100 ] && bail "dovecot did not stop"
 	sleep 0.1
 done
-wait_for 10 logged "retrying in"
+# either the watching connection or a sync in progress notices first
+wait_for 20 logged "retrying in\|next try in"
 ok $? "the lost connection is reported"
 DOVECOT_CONF=$conf
 # Dovecot's own list, less NOTIFY
