@@ -702,6 +702,15 @@ run_sync(struct watch *w, struct wchan *c)
 		c->due = now_mono() + delay;
 		c->retrying = true;
 		c->sync_backoff = backoff_next(c->sync_backoff);
+		/* A sync may notice a lost or restarted server long before
+		 * the watching connections do (a server restart need not end
+		 * an idle session at once): renew those too, and report the
+		 * reconnection. */
+		if (c->connected) {
+			watchers_close(c);
+			c->reconnect_at = c->due;
+		}
+		c->outage = true;
 		note(w, LOG_VERBOSE, "channel %s: next try in %.0f s", ch->name,
 		    delay);
 	} else {
