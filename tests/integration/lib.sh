@@ -69,6 +69,36 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# ---- scripted fake server (hostile-server tests) ----------------------
+FAKE="$TESTS_SRCDIR/integration/fakeimap.py"
+fake_pids=""
+fake_n=0
+fake_stop_all() { for p in $fake_pids; do kill "$p" 2>/dev/null; done; }
+at_exit fake_stop_all
+
+# fake_start JSON [fakeimap options]: start a fake server playing the
+# scenario JSON for at most FAKE_LIFETIME seconds (default 40); sets
+# FAKE_PORT and FAKE_REC (every byte it received).
+fake_start() {
+	local fd i
+	fake_n=$((fake_n + 1))
+	fd=$T/fake$fake_n
+	mkdir -p "$fd"
+	printf '%s\n' "$1" >"$fd/scenario.json"
+	shift
+	python3 "$FAKE" --scenario "$fd/scenario.json" --port-file "$fd/port" \
+		--record "$fd/record" --lifetime "${FAKE_LIFETIME:-40}" "$@" &
+	fake_pids="$fake_pids $!"
+	i=0
+	while [ ! -s "$fd/port" ]; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && bail "fake server did not start"
+		sleep 0.05
+	done
+	FAKE_PORT=$(cat "$fd/port")
+	FAKE_REC=$fd/record
+}
+
 # ---- Dovecot -----------------------------------------------------------
 need_dovecot() {
 	if ! command -v dovecot >/dev/null 2>&1 || ! command -v doveadm >/dev/null 2>&1; then

@@ -5,35 +5,8 @@
 . "$TESTS_SRCDIR/integration/lib.sh"
 
 TOOL="$(dirname "$MAILSYNC")/tests/imap-tool"
-FAKE="$TESTS_SRCDIR/integration/fakeimap.py"
 PW='pw-Xyzzy-4711'
 [ -x "$TOOL" ] || bail "imap-tool not built ($TOOL)"
-
-fake_pids=""
-fake_n=0
-fake_stop_all() { for p in $fake_pids; do kill "$p" 2>/dev/null; done; }
-at_exit fake_stop_all
-
-# fake_start JSON [fakeimap options]: start a fake server playing the
-# scenario JSON; sets FAKE_PORT and FAKE_REC (the bytes it received).
-fake_start() {
-	fake_n=$((fake_n + 1))
-	fd=$T/fake$fake_n
-	mkdir -p "$fd"
-	printf '%s\n' "$1" >"$fd/scenario.json"
-	shift
-	python3 "$FAKE" --scenario "$fd/scenario.json" --port-file "$fd/port" \
-		--record "$fd/record" --lifetime 40 "$@" &
-	fake_pids="$fake_pids $!"
-	i=0
-	while [ ! -s "$fd/port" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && bail "fake server did not start"
-		sleep 0.05
-	done
-	FAKE_PORT=$(cat "$fd/port")
-	FAKE_REC=$fd/record
-}
 
 # fake_config FILE [account lines...]: an account "f" for the fake server.
 fake_config() {

@@ -9,31 +9,8 @@
 # root, nothing is deleted on a lie, and failed operations are retried by
 # the next run.
 . "$TESTS_SRCDIR/integration/lib.sh"
-FAKE="$TESTS_SRCDIR/integration/fakeimap.py"
 
-fake_pids=""
-fake_n=0
-fake_stop_all() { for p in $fake_pids; do kill "$p" 2>/dev/null; done; }
-at_exit fake_stop_all
-
-# fake_start JSON: a fake server playing JSON; sets FAKE_PORT, FAKE_REC.
-fake_start() {
-	fake_n=$((fake_n + 1))
-	fd=$T/fake$fake_n
-	mkdir -p "$fd"
-	printf '%s\n' "$1" >"$fd/scenario.json"
-	python3 "$FAKE" --scenario "$fd/scenario.json" --port-file "$fd/port" \
-		--record "$fd/record" --lifetime 60 &
-	fake_pids="$fake_pids $!"
-	i=0
-	while [ ! -s "$fd/port" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && bail "fake server did not start"
-		sleep 0.05
-	done
-	FAKE_PORT=$(cat "$fd/port")
-	FAKE_REC=$fd/record
-}
+FAKE_LIFETIME=60
 
 # fake_config NAME: config $CFG for the fake server, Maildir $M, state $S.
 fake_config() {

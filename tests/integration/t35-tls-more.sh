@@ -4,34 +4,9 @@
 # binary (t11 and t12 drive imap-tool): each run fails with a message that
 # says why, within its timeout, and no credential reaches the fake server.
 . "$TESTS_SRCDIR/integration/lib.sh"
-FAKE="$TESTS_SRCDIR/integration/fakeimap.py"
 PW='pw-Plugh-0815'
 
-fake_pids=""
-fake_n=0
-fake_stop_all() { for p in $fake_pids; do kill "$p" 2>/dev/null; done; }
-at_exit fake_stop_all
-
-# fake_start JSON [fakeimap options]: a fake server playing JSON; sets
-# FAKE_PORT and FAKE_REC (every byte it received, after TLS).
-fake_start() {
-	fake_n=$((fake_n + 1))
-	fd=$T/fake$fake_n
-	mkdir -p "$fd"
-	printf '%s\n' "$1" >"$fd/scenario.json"
-	shift
-	python3 "$FAKE" --scenario "$fd/scenario.json" --port-file "$fd/port" \
-		--record "$fd/record" --lifetime 60 "$@" &
-	fake_pids="$fake_pids $!"
-	i=0
-	while [ ! -s "$fd/port" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && bail "fake server did not start"
-		sleep 0.05
-	done
-	FAKE_PORT=$(cat "$fd/port")
-	FAKE_REC=$fd/record
-}
+FAKE_LIFETIME=60
 
 # fake_config NAME TLS [account lines...]: config $CFG for the fake
 # server, Maildir $M, state $S.
