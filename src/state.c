@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,21 @@
 #define REC_VERSION 1
 /* Far beyond any real name or keyword list; keeps sizes inside an int. */
 #define STR_MAX (16u << 20)
+
+/*
+ * Tokyo Cabinet as Debian builds it (1.4.48) calls sched_yield(2) in its
+ * record and cursor functions even when no mutex was asked for: about two
+ * per pair loaded, 75,000 for a 20,000-message folder.  On a busy machine
+ * each one hands the CPU to another process for a time slice (a no-change
+ * run measured 0.21 s instead of 0.15 s under load).  mailsync has one
+ * thread and nothing to yield to, so the executable's own definition, which
+ * the dynamic linker binds Tokyo Cabinet's calls to, does nothing.
+ */
+int
+sched_yield(void)
+{
+	return 0;
+}
 
 struct state {
 	char *dir;
@@ -1144,6 +1160,35 @@ load_intent(struct state *s, const char *rest, size_t restlen,
 	xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = in;
 	return 0;
+}
+
+/* scan_fn for state_has_pairs: the first record answers, so stop there. */
+static int
+found_one(struct state *s, const char *rest, size_t restlen, const void *val,
+    size_t vallen, void *arg, struct err *e)
+{
+	(void)s, (void)rest, (void)restlen, (void)val, (void)vallen, (void)e;
+	*(bool *)arg = true;
+	return -1;
+}
+
+int
+state_has_pairs(struct state *s, const char *folder, bool *out,
+    struct err *e)
+{
+	struct buf k = { 0 };
+	int rc = 0;
+
+	*out = false;
+	if (folder_ok(folder, e) < 0 || usable(s, e) < 0)
+		return -1;
+	if (s->db == NULL)
+		return 0;
+	key_prefix(&k, 'P', folder);
+	if (scan(s, &k, found_one, out, e) < 0 && !*out)
+		rc = -1;
+	buf_free(&k);
+	return rc;
 }
 
 int

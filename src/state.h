@@ -100,6 +100,9 @@ int state_folders(struct state *s, struct strv *out, struct err *e);
 int state_folder_get(struct state *s, const char *folder,
     struct state_folder *out, bool *found, struct err *e);
 /* All pairs of a folder (appended to out). */
+/* Whether the state holds any pair in folder (without loading them). */
+int state_has_pairs(struct state *s, const char *folder, bool *out,
+    struct err *e);
 int state_pairs_load(struct state *s, const char *folder,
     struct state_pairs *out, struct err *e);
 /* All unfinished copies of a folder (appended to out). */

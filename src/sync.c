@@ -26,6 +26,13 @@ struct chan {
 	enum err_code worst;
 	struct err first;
 	const char *selected[2];	/* folder each store has selected */
+	/* folder records of folders where nothing happened, written
+	 * together at the end (see defer_record) */
+	struct later_record {
+		const char *folder;
+		struct state_folder rec;
+	} *later;
+	size_t nlater, caplater;
 };
 
 static const char *const side_name[2] = { "server", "disk" };
@@ -483,6 +490,56 @@ report_refusals(struct chan *c, const char *folder, const struct plan *plan,
 }
 
 /* Plan a listed folder and carry the plan out (or print it). */
+static bool
+same_record(const struct state_folder *a, const struct state_folder *b)
+{
+	return a->uidvalidity == b->uidvalidity && a->uidnext == b->uidnext &&
+	    a->highestmodseq == b->highestmodseq && a->exists == b->exists &&
+	    a->local_mtime[0] == b->local_mtime[0] &&
+	    a->local_mtime[1] == b->local_mtime[1] &&
+	    a->local_count == b->local_count &&
+	    a->remote_unpaired == b->remote_unpaired;
+}
+
+/*
+ * A folder where this run did nothing: its new record only lets the next
+ * run skip it, so losing it to a crash costs one listing, not a message.
+ * Such records are written in one transaction at the end of the channel
+ * (flush_records) instead of one durable commit each: eight folders cost
+ * about 40 fsyncs otherwise.  An unchanged record is not written at all.
+ */
+static void
+defer_record(struct chan *c, const struct folder_work *fw,
+    const struct state_folder *nf)
+{
+	if (same_record(nf, &fw->sf))
+		return;
+	xgrow(&c->later, &c->caplater, c->nlater + 1, sizeof(*c->later));
+	c->later[c->nlater].folder = fw->name;
+	c->later[c->nlater].rec = *nf;
+	c->nlater++;
+}
+
+static int
+flush_records(struct chan *c, struct err *e)
+{
+	int rc = 0;
+
+	if (c->nlater > 0 && (rc = state_begin(c->state, e)) == 0) {
+		for (size_t i = 0; i < c->nlater && rc == 0; i++)
+			rc = state_folder_put(c->state, c->later[i].folder,
+			    &c->later[i].rec, e);
+		if (rc == 0)
+			rc = state_commit(c->state, e);
+		else
+			state_abort(c->state);
+	}
+	free(c->later);
+	c->later = NULL;
+	c->nlater = c->caplater = 0;
+	return rc;
+}
+
 static int
 sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 {
@@ -559,7 +616,10 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 
 		/* The folder record goes in even after a partial failure:
 		 * it only says which UIDVALIDITY the pairs belong to. */
-		if (state_begin(c->state, e) < 0 ||
+		if (plan.n == 0 && arc == 0 && fw->known &&
+		    !fw->uidvalidity_changed) {
+			defer_record(c, fw, &nf);
+		} else if (state_begin(c->state, e) < 0 ||
 		    state_folder_put(c->state, folder, &nf, e) < 0 ||
 		    state_commit(c->state, e) < 0)
 			goto out;
@@ -580,19 +640,31 @@ out:
 
 /* Whether the state knows messages in any folder (for the gone-root rule). */
 static int
-state_message_count(struct chan *c, const struct strv *known, size_t *n,
+state_knows_messages(struct chan *c, const struct strv *known, bool *any,
     struct err *e)
 {
-	*n = 0;
+	*any = false;
+	for (size_t i = 0; i < known->n && !*any; i++)
+		if (state_has_pairs(c->state, known->v[i], any, e) < 0)
+			return -1;
+	return 0;
+}
+
+/* How many: only for the message of a refusal, so loading them is fine. */
+static size_t
+state_message_count(struct chan *c, const struct strv *known)
+{
+	struct err e = { 0 };
+	size_t n = 0;
+
 	for (size_t i = 0; i < known->n; i++) {
 		struct state_pairs p = { 0 };
 
-		if (state_pairs_load(c->state, known->v[i], &p, e) < 0)
-			return -1;
-		*n += p.n;
+		if (state_pairs_load(c->state, known->v[i], &p, &e) == 0)
+			n += p.n;
 		state_pairs_free(&p);
 	}
-	return 0;
+	return n;
 }
 
 /*
@@ -741,9 +813,9 @@ prepare_name(struct chan *c, const char *folder, const struct strv *known,
 static int
 open_stores(struct chan *c, const struct strv *known, struct err *e)
 {
-	size_t nmsgs;
+	bool known_msgs;
 
-	if (state_message_count(c, known, &nmsgs, e) < 0)
+	if (state_knows_messages(c, known, &known_msgs, e) < 0)
 		return -1;
 	c->store[SIDE_REMOTE] = imap_store_new(c->ch->account, c->ch->name);
 	c->store[SIDE_LOCAL] = maildir_store_new(c->ch, c->ch->name);
@@ -751,11 +823,11 @@ open_stores(struct chan *c, const struct strv *known, struct err *e)
 	 * messages a missing root means an unmounted disk, not a wish to
 	 * delete everything on the server. */
 	if (c->store[SIDE_LOCAL]->ops->open(c->store[SIDE_LOCAL],
-	    nmsgs == 0 && !c->opts->dry_run, e) < 0) {
-		if (nmsgs > 0)
+	    !known_msgs && !c->opts->dry_run, e) < 0) {
+		if (known_msgs)
 			e->code = ERR_SAFETY;
 		/* a dry first run: the root would be created, empty */
-		if (!(c->opts->dry_run && nmsgs == 0 && e->code == ERR_SAFETY))
+		if (!(c->opts->dry_run && !known_msgs && e->code == ERR_SAFETY))
 			return -1;
 		err_clear(e);
 		printf("%s: create maildir root %s\n", c->ch->name,
@@ -763,10 +835,10 @@ open_stores(struct chan *c, const struct strv *known, struct err *e)
 	} else if (c->store[SIDE_LOCAL]->ops->list_folders(
 	    c->store[SIDE_LOCAL], &c->folders[SIDE_LOCAL], e) < 0)
 		return -1;
-	if (nmsgs > 0 && c->folders[SIDE_LOCAL].n == 0)
+	if (known_msgs && c->folders[SIDE_LOCAL].n == 0)
 		return err_set(e, ERR_SAFETY, "maildir root %s is empty but the "
 		    "state knows %zu messages; refusing to sync (is the disk "
-		    "mounted?)", c->ch->maildir, nmsgs);
+		    "mounted?)", c->ch->maildir, state_message_count(c, known));
 	if (c->store[SIDE_REMOTE]->ops->open(c->store[SIDE_REMOTE], false,
 	    e) < 0)
 		return -1;
@@ -882,6 +954,8 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 			break;	/* the rest would fail too */
 	}
 out:
+	if (flush_records(&c, &err) < 0)
+		chan_fail(&c, NULL, &err);
 	for (size_t i = 0; i < nwork; i++)
 		folder_work_clear(&work[i]);
 	free(work);
