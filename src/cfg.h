@@ -120,6 +120,10 @@ char *cfg_expand_path(const char *path);
 int cfg_get_secret(const struct cfg_account *a, char **secret_out,
     struct err *e);
 
+/* Whether host is the loopback interface ("localhost", 127.0.0.0/8, ::1):
+ * the only place tls: none may connect to. */
+bool cfg_is_loopback(const char *host);
+
 struct cfg_channel *cfg_channel_find(const struct cfg *c, const char *name);
 
 /* One selected channel and, optionally, the folders named on the command

@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Maildir messages: file names, listing the selected folder, reading. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maildir_priv.h"
+
+/* "cur/NAME" or "new/NAME" into its directory and file name. */
+int
+maildir_parse_file(const char *file, int *sub, const char **fname)
+{
+	if (file == NULL)
+		return -1;
+	if (strncmp(file, "cur/", 4) == 0)
+		*sub = SUB_CUR;
+	else if (strncmp(file, "new/", 4) == 0)
+		*sub = SUB_NEW;
+	else
+		return -1;
+	*fname = file + 4;
+	if (**fname == '\0' || **fname == '.' || strchr(*fname, '/') != NULL)
+		return -1;
+	return 0;
+}
+
+int
+maildir_msg_file(struct maildir_store *s, const struct msg *m,
+    const char *op, int *sub, const char **fname, struct err *e)
+{
+	char *q;
+
+	if (maildir_parse_file(m->file, sub, fname) == 0)
+		return 0;
+	q = maildir_quote(m->file ? m->file : "(none)");
+	err_set(e, ERR_FAIL, "folder '%s': %s: bad message file '%s'", s->sel,
+	    op, q);
+	free(q);
+	return -1;
+}
+
+char *
+maildir_name_of(const char *fname)
+{
+	const char *info = strstr(fname, ":2,");
+
+	return info ? xstrndup(fname, (size_t)(info - fname)) : xstrdup(fname);
+}
+
+static bool
+name_matches(const char *fname, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(fname, name, n) == 0 &&
+	    (fname[n] == '\0' || strncmp(fname + n, ":2,", 3) == 0);
+}
+
+/* The file holding unique name now, after a reader renamed it. */
+int
+maildir_find_by_name(struct maildir_store *s, const char *name, int *sub,
+    char **fname, struct err *e)
+{
+	static const int order[] = { SUB_CUR, SUB_NEW };
+	struct strv names = { 0 };
+	char *path;
+
+	*fname = NULL;
+	for (size_t k = 0; k < 2 && *fname == NULL; k++) {
+		path = maildir_path_join(s->sel_path, sub_name[order[k]]);
+		if (maildir_read_names(s->sub_fd[order[k]], path, false, &names,
+		    e) < 0) {
+			free(path);
+			strv_free(&names);
+			return err_prefix(e, "folder '%s'", s->sel);
+		}
+		free(path);
+		for (size_t i = 0; i < names.n; i++)
+			if (name_matches(names.v[i], name)) {
+				*fname = xstrdup(names.v[i]);
+				*sub = order[k];
+				break;
+			}
+		strv_free(&names);
+	}
+	return 0;
+}
+
+/* Open a listed message for reading, following a rename by a reader. */
+static int
+msg_open(struct maildir_store *s, const struct msg *m, const char *op,
+    int *fd_out, struct err *e)
+{
+	const int oflags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	const char *fname;
+	char *found = NULL, *path;
+	struct stat st;
+	int sub, fd;
+
+	*fd_out = -1;
+	if (maildir_msg_file(s, m, op, &sub, &fname, e) < 0)
+		return -1;
+	fd = openat(s->sub_fd[sub], fname, oflags);
+	if (fd < 0 && errno == ENOENT && m->name != NULL) {
+		if (maildir_find_by_name(s, m->name, &sub, &found, e) < 0)
+			return -1;
+		if (found != NULL)
+			fd = openat(s->sub_fd[sub], found, oflags);
+		else
+			errno = ENOENT;
+	}
+	path = xasprintf("%s/%s", s->sel_path, m->file);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			err_set(e, ERR_FAIL, "folder '%s': %s: %s no longer "
+			    "exists", s->sel, op, path);
+		else if (errno == ELOOP)
+			err_set(e, ERR_FAIL, "folder '%s': %s: %s is a "
+			    "symbolic link (not followed)", s->sel, op, path);
+		else
+			err_sys(e, ERR_FAIL, "folder '%s': %s: open(%s) failed",
+			    s->sel, op, path);
+	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err_set(e, ERR_FAIL, "folder '%s': %s: %s is not a regular "
+		    "file", s->sel, op, path);
+		maildir_close_fd(&fd);
+	}
+	free(path);
+	free(found);
+	*fd_out = fd;
+	return fd < 0 ? -1 : 0;
+}
+
+/* Dovecot's ",W=<size>" field of a unique name: the size with CRLF. */
+static bool
+name_wire_size(const char *name, uint64_t *size)
+{
+	unsigned long long v;
+	const char *p;
+	char *end;
+
+	for (p = strchr(name, ','); p != NULL; p = strchr(p + 1, ',')) {
+		if (p[1] != 'W' || p[2] != '=' || p[3] < '0' || p[3] > '9')
+			continue;
+		errno = 0;
+		v = strtoull(p + 3, &end, 10);
+		if (errno != 0 || (*end != '\0' && *end != ',' && *end != ':'))
+			continue;
+		*size = v;
+		return true;
+	}
+	return false;
+}
+
+/* Read fd to its end (or max bytes if max > 0), appending to out. */
+int
+maildir_read_fd(int fd, size_t max, struct buf *out)
+{
+	size_t want;
+	ssize_t n;
+
+	for (;;) {
+		want = 65536;
+		if (max > 0) {
+			if (out->len >= max)
+				break;
+			if (max - out->len < want)
+				want = max - out->len;
+		}
+		xgrow(&out->data, &out->cap, out->len + want + 1, 1);
+		n = read(fd, out->data + out->len, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+	}
+	xgrow(&out->data, &out->cap, out->len + 1, 1);
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+struct entry {
+	char *name;
+	char *fname;
+	int sub;
+	int64_t mtime;
+};
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	if (x->sub != y->sub)
+		return x->sub - y->sub;	/* cur/ first: already seen */
+	return strcmp(x->fname, y->fname);
+}
+
+static void
+entries_free(struct entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].fname);
+	}
+	free(v);
+}
+
+/*
+ * Read new/ before cur/: a reader moving a message from new/ to cur/
+ * meanwhile makes it appear twice (deduplicated), never not at all.  A file
+ * gone between readdir and stat was renamed: *raced asks for another pass.
+ */
+static int
+scan(struct maildir_store *s, struct entry **v_out, size_t *n_out,
+    bool *raced, struct err *e)
+{
+	static const int order[] = { SUB_NEW, SUB_CUR };
+	struct strv names = { 0 };
+	struct entry *v = NULL;
+	size_t n = 0, cap = 0;
+	char *dpath, *q;
+	struct stat st;
+	int sub;
+
+	*raced = false;
+	for (size_t k = 0; k < 2; k++) {
+		sub = order[k];
+		dpath = maildir_path_join(s->sel_path, sub_name[sub]);
+		if (maildir_read_names(s->sub_fd[sub], dpath, false, &names,
+		    e) < 0) {
+			free(dpath);
+			entries_free(v, n);
+			return err_prefix(e, "folder '%s'", s->sel);
+		}
+		for (size_t i = 0; i < names.n; i++) {
+			const char *f = names.v[i];
+
+			if (fstatat(s->sub_fd[sub], f, &st,
+			    AT_SYMLINK_NOFOLLOW) < 0) {
+				if (errno == ENOENT) {
+					*raced = true;
+					continue;
+				}
+				err_sys(e, ERR_FAIL, "folder '%s': stat(%s/%s) "
+				    "failed", s->sel, dpath, f);
+				free(dpath);
+				strv_free(&names);
+				entries_free(v, n);
+				return -1;
+			}
+			if (!S_ISREG(st.st_mode)) {
+				q = maildir_quote(f);
+				log_warn("folder '%s': skipping %s/%s: not a "
+				    "regular file", s->sel, dpath, q);
+				free(q);
+				continue;
+			}
+			xgrow(&v, &cap, n + 1, sizeof(*v));
+			v[n].name = maildir_name_of(f);
+			v[n].fname = xstrdup(f);
+			v[n].sub = sub;
+			v[n].mtime = (int64_t)st.st_mtime;
+			n++;
+		}
+		free(dpath);
+		strv_free(&names);
+	}
+	*v_out = v;
+	*n_out = n;
+	return 0;
+}
+
+int
+maildir_list(struct store *st, struct msg_list *out, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	struct entry *v = NULL;
+	const char *prev = NULL;
+	struct msg *m;
+	size_t n = 0;
+	bool raced = true;
+	char *q;
+
+	if (maildir_need_sel(s, e) < 0)
+		return -1;
+	for (int tries = 0; raced && tries < 3; tries++) {
+		entries_free(v, n);
+		v = NULL;
+		n = 0;
+		if (scan(s, &v, &n, &raced, e) < 0)
+			return -1;
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(*v), entry_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (prev != NULL && strcmp(v[i].name, prev) == 0) {
+			q = maildir_quote(v[i].fname);
+			log_warn("folder '%s': %s/%s has the unique name of "
+			    "another message; ignored", s->sel,
+			    sub_name[v[i].sub], q);
+			free(q);
+			continue;
+		}
+		xgrow(&out->v, &out->cap, out->n + 1, sizeof(*out->v));
+		m = &out->v[out->n++];
+		memset(m, 0, sizeof(*m));
+		m->name = v[i].name;
+		v[i].name = NULL;
+		prev = m->name;
+		m->file = xasprintf("%s/%s", sub_name[v[i].sub], v[i].fname);
+		maildir_flags_of(s, v[i].fname, v[i].sub, &m->flags);
+		m->date = v[i].mtime;
+	}
+	entries_free(v, n);
+	return 0;
+}
+
+int
+maildir_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	struct buf b = { 0 };
+	uint64_t w = 0;
+	bool have_w;
+	int fd;
+
+	if (maildir_need_sel(s, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct msg *m = msgs[i];
+
+		have_w = m->name != NULL && name_wire_size(m->name, &w);
+		if (msg_open(s, m, "details", &fd, e) < 0)
+			return -1;
+		/* header_message_id looks at the first 8 KiB only */
+		if (maildir_read_fd(fd, have_w ? 8192 : 0, &b) < 0) {
+			err_sys(e, ERR_FAIL, "folder '%s': details: "
+			    "read(%s/%s) failed", s->sel, s->sel_path,
+			    m->file);
+			close(fd);
+			buf_free(&b);
+			return -1;
+		}
+		close(fd);
+		m->size = have_w ? w : wire_size(b.data, b.len);
+		free(m->msgid);
+		m->msgid = header_message_id(b.data, b.len);
+		m->has_details = true;
+		buf_free(&b);
+	}
+	return 0;
+}
+
+int
+maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
+    struct err *e)
+{
+	struct maildir_store *s = md(st);
+	size_t len0 = out->len;
+	int fd;
+
+	if (maildir_need_sel(s, e) < 0 || msg_open(s, m, "fetch", &fd, e) < 0)
+		return -1;
+	if (maildir_read_fd(fd, 0, out) < 0) {
+		err_sys(e, ERR_FAIL, "folder '%s': fetch: read(%s/%s) failed",
+		    s->sel, s->sel_path, m->file);
+		close(fd);
+		out->len = len0;
+		if (out->data != NULL)
+			out->data[len0] = '\0';
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+char *
+maildir_unique_name(void)
+{
+	/*
+	 * The one mutable static of this module: the Maildir spec makes a name
+	 * unique with time, pid and a per-process delivery count, so two names
+	 * made in the same microsecond by this process must still differ, and
+	 * only a counter kept across calls can do that.  Atomic, since stores
+	 * for several connections may run in threads.
+	 */
+	static atomic_ulong counter;
+	unsigned long n = atomic_fetch_add(&counter, 1);
+	char host[256];
+	struct buf h = { 0 };
+	struct timespec ts;
+	char *name;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	/* Maildir spec: '/' and ':' in the host name as octal escapes */
+	for (const char *p = host; *p; p++) {
+		if (*p == '/')
+			buf_adds(&h, "\\057");
+		else if (*p == ':')
+			buf_adds(&h, "\\072");
+		else
+			buf_addc(&h, *p);
+	}
+	name = xasprintf("%lld.M%ldP%ldQ%lu.%s", (long long)ts.tv_sec,
+	    (long)(ts.tv_nsec / 1000), (long)getpid(), n, h.data);
+	buf_free(&h);
+	return name;
+}

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Maildir changes made durable: append (alone or by group commit), flag
+ * changes, removal and moves. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "maildir_priv.h"
+
+#define NAME_MAX_LEN 200	/* unique part; room left for ":2,<letters>" */
+
+int
+maildir_write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Rename without replacing an existing file: a journaled unique name that
+ * exists already must not overwrite another message.
+ */
+static int
+rename_noreplace(int ofd, const char *old, int nfd, const char *new)
+{
+#ifdef RENAME_NOREPLACE
+	if (renameat2(ofd, old, nfd, new, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+#endif
+	/* the Maildir spec's original delivery: link(2) never replaces */
+	if (linkat(ofd, old, nfd, new, 0) == 0) {
+		unlinkat(ofd, old, 0);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return -1;
+	return renameat(ofd, old, nfd, new);
+}
+
+static bool
+unique_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > NAME_MAX_LEN || name[0] == '.')
+		return false;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/' ||
+		    *p == ':')
+			return false;
+	return true;
+}
+
+int
+maildir_append(struct store *st, const char *data, size_t len,
+    const struct flags *fl, int64_t date, struct msg *out, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	static const struct flags none = { 0, NULL };
+	char letters[LETTERS_MAX], *name, *target = NULL, *q;
+	const char *kwlist;
+	bool created = false, renamed = false;
+	struct flags stored = { 0, NULL };
+	struct timespec ts[2];
+	struct stat sb;
+	int fd = -1, dst, rc = -1;
+	int64_t mtime = date;
+
+	if (maildir_need_sel(s, e) < 0)
+		return -1;
+	if (fl == NULL)
+		fl = &none;
+	name = out->name != NULL ? xstrdup(out->name) : maildir_unique_name();
+	if (!unique_name_ok(name)) {
+		q = maildir_quote(name);
+		err_set(e, ERR_FAIL, "folder '%s': append: invalid unique name "
+		    "'%s'", s->sel, q);
+		free(q);
+		goto out;
+	}
+	kwlist = fl->kw;
+	if (kwlist != NULL && maildir_kw_ensure(s, &kwlist, 1, e) < 0)
+		goto out;
+	maildir_letters_for(s, fl, letters, &stored);
+	/* O_EXCL|O_NOFOLLOW: a file or link planted at tmp/NAME is an error,
+	 * never written through */
+	fd = openat(s->sub_fd[SUB_TMP], name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_sys(e, ERR_FAIL, "folder '%s': append: open(%s/tmp/%s) "
+		    "failed", s->sel, s->sel_path, name);
+		goto out;
+	}
+	created = true;
+	/* in a batch, durability comes from batch_end's one syncfs */
+	if (maildir_write_all(fd, data, len) < 0 ||
+	    (!s->deferred && fsync(fd) < 0)) {
+		err_sys(e, ERR_FAIL, "folder '%s': append: write(%s/tmp/%s) "
+		    "failed", s->sel, s->sel_path, name);
+		goto out;
+	}
+	if (date > 0) {
+		ts[0].tv_sec = 0;
+		ts[0].tv_nsec = UTIME_OMIT;
+		ts[1].tv_sec = (time_t)date;
+		ts[1].tv_nsec = 0;
+		if (futimens(fd, ts) < 0) {
+			err_sys(e, ERR_FAIL, "folder '%s': append: futimens("
+			    "%s/tmp/%s) failed", s->sel, s->sel_path, name);
+			goto out;
+		}
+	} else if (fstat(fd, &sb) == 0)
+		mtime = (int64_t)sb.st_mtime;
+	if (close(fd) < 0) {
+		fd = -1;
+		err_sys(e, ERR_FAIL, "folder '%s': append: close(%s/tmp/%s) "
+		    "failed", s->sel, s->sel_path, name);
+		goto out;
+	}
+	fd = -1;
+	if (*letters != '\0') {
+		dst = SUB_CUR;
+		target = xasprintf("%s:2,%s", name, letters);
+	} else {
+		dst = SUB_NEW;
+		target = xstrdup(name);
+	}
+	if (s->deferred) {
+		xgrow(&s->pend, &s->cappend, s->npend + 1, sizeof(*s->pend));
+		s->pend[s->npend++] = (struct pending){ xstrdup(name), dst,
+			xstrdup(target) };
+		renamed = true;	/* batch_end owns the tmp file now */
+		goto done;
+	}
+	if (rename_noreplace(s->sub_fd[SUB_TMP], name, s->sub_fd[dst],
+	    target) < 0) {
+		if (errno == EEXIST)
+			err_set(e, ERR_FAIL, "folder '%s': append: %s/%s/%s "
+			    "exists already", s->sel, s->sel_path,
+			    sub_name[dst], target);
+		else
+			err_sys(e, ERR_FAIL, "folder '%s': append: rename into "
+			    "%s/%s/%s failed", s->sel, s->sel_path,
+			    sub_name[dst], target);
+		goto out;
+	}
+	renamed = true;
+	if (fsync(s->sub_fd[dst]) < 0) {
+		err_sys(e, ERR_FAIL, "folder '%s': append: fsync(%s/%s) failed",
+		    s->sel, s->sel_path, sub_name[dst]);
+		unlinkat(s->sub_fd[dst], target, 0);
+		goto out;
+	}
+done:
+	msg_free(out);
+	out->name = name;
+	name = NULL;
+	out->file = xasprintf("%s/%s", sub_name[dst], target);
+	out->flags = stored;
+	stored.kw = NULL;
+	out->size = wire_size(data, len);
+	out->date = mtime;
+	out->msgid = header_message_id(data, len);
+	out->has_details = true;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (created && !renamed)
+		unlinkat(s->sub_fd[SUB_TMP], name, 0);
+	flags_free(&stored);
+	free(target);
+	free(name);
+	return rc;
+}
+
+static int
+fsync_touched(struct maildir_store *s, const bool touched[NSUB], int rc,
+    struct err *e)
+{
+	for (int i = 0; i < NSUB; i++)
+		if (touched[i] && fsync(s->sub_fd[i]) < 0 && rc == 0)
+			rc = err_sys(e, ERR_FAIL, "folder '%s': fsync(%s/%s) "
+			    "failed", s->sel, s->sel_path, sub_name[i]);
+	return rc;
+}
+
+int
+maildir_set_flags(struct store *st, struct flag_change *v, size_t n,
+    struct err *e)
+{
+	struct maildir_store *s = md(st);
+	bool touched[NSUB] = { false };
+	char letters[LETTERS_MAX], *name, *target, *found;
+	const char **lists, *fname;
+	struct flags stored;
+	int sub, r, rc = -1;
+	size_t i;
+
+	if (maildir_need_sel(s, e) < 0)
+		return -1;
+	lists = xcalloc(n, sizeof(*lists));
+	for (i = 0; i < n; i++)
+		lists[i] = v[i].to.kw;
+	r = maildir_kw_ensure(s, lists, n, e);
+	free(lists);
+	if (r < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct msg *m = v[i].msg;
+
+		if (maildir_msg_file(s, m, "set flags", &sub, &fname, e) < 0)
+			goto out;
+		name = m->name ? xstrdup(m->name) : maildir_name_of(fname);
+		maildir_letters_for(s, &v[i].to, letters, &stored);
+		target = xasprintf("%s:2,%s", name, letters);
+		found = NULL;
+		r = 0;
+		/* even a file already in place gets its directory synced:
+		 * a retry after a failed fsync must make the rename durable */
+		touched[SUB_CUR] = true;
+		if (sub != SUB_CUR || strcmp(fname, target) != 0) {
+			r = renameat(s->sub_fd[sub], fname, s->sub_fd[SUB_CUR],
+			    target);
+			if (r < 0 && errno == ENOENT) {
+				/* a reader changed its flags meanwhile */
+				if (maildir_find_by_name(s, name, &sub, &found,
+				    e) < 0) {
+					free(name);
+					free(target);
+					flags_free(&stored);
+					goto out;
+				}
+				if (found == NULL)
+					errno = ENOENT;
+				else if (sub == SUB_CUR &&
+				    strcmp(found, target) == 0)
+					r = 0;
+				else
+					r = renameat(s->sub_fd[sub], found,
+					    s->sub_fd[SUB_CUR], target);
+			}
+			if (r == 0) {
+				touched[sub] = true;
+				touched[SUB_CUR] = true;
+			}
+		}
+		if (r < 0) {
+			if (errno == ENOENT)
+				err_set(e, ERR_FAIL, "folder '%s': set flags: "
+				    "%s/%s no longer exists", s->sel,
+				    s->sel_path, m->file);
+			else
+				err_sys(e, ERR_FAIL, "folder '%s': set flags: "
+				    "rename(%s/%s, cur/%s) failed", s->sel,
+				    s->sel_path, m->file, target);
+			free(found);
+			free(name);
+			free(target);
+			flags_free(&stored);
+			goto out;
+		}
+		free(m->file);
+		m->file = xasprintf("cur/%s", target);
+		flags_free(&m->flags);
+		m->flags = stored;
+		free(found);
+		free(name);
+		free(target);
+	}
+	rc = 0;
+out:
+	return fsync_touched(s, touched, rc, e);
+}
+
+int
+maildir_remove(struct store *st, struct msg **msgs, size_t n, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	bool touched[NSUB] = { false };
+	const char *fname;
+	char *found;
+	int sub, r, rc = -1;
+
+	if (maildir_need_sel(s, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct msg *m = msgs[i];
+
+		if (maildir_msg_file(s, m, "remove", &sub, &fname, e) < 0)
+			goto out;
+		found = NULL;
+		r = unlinkat(s->sub_fd[sub], fname, 0);
+		if (r < 0 && errno == ENOENT && m->name != NULL) {
+			if (maildir_find_by_name(s, m->name, &sub, &found,
+			    e) < 0)
+				goto out;
+			/* not found at all: already gone, as wanted */
+			r = found ? unlinkat(s->sub_fd[sub], found, 0) : 0;
+		}
+		free(found);
+		if (r < 0 && errno != ENOENT) {
+			err_sys(e, ERR_FAIL, "folder '%s': remove: "
+			    "unlink(%s/%s) failed", s->sel, s->sel_path,
+			    m->file);
+			goto out;
+		}
+		touched[sub] = true;
+	}
+	rc = 0;
+out:
+	return fsync_touched(s, touched, rc, e);
+}
+
+/*
+ * Moving renames each file into the target folder under the same unique
+ * name.  Keyword letters are per folder (dovecot-keywords), so the target's
+ * map is loaded and extended and the letters rewritten; system letters and
+ * the cur/new location stay as they are.
+ */
+int
+maildir_move(struct store *st, struct msg **msgs, size_t n, const char *to,
+    struct msg *out, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	char *from, letters[LETTERS_MAX], *target;
+	int src[NSUB], sub, rc = -1;
+	const char **lists;
+	const char *fname;
+	bool touched_src[NSUB] = { false }, touched_dst[NSUB] = { false };
+
+	if (maildir_need_sel(s, e) < 0)
+		return -1;
+	for (int i = 0; i < NSUB; i++)
+		src[i] = -1;
+	for (int i = 0; i < NSUB; i++)
+		if ((src[i] = fcntl(s->sub_fd[i], F_DUPFD_CLOEXEC, 0)) < 0) {
+			err_sys(e, ERR_FAIL, "folder '%s': move: dup failed",
+			    s->sel);
+			maildir_close_subs(src);
+			return -1;
+		}
+	from = xstrdup(s->sel);
+	if (maildir_select(st, to, NULL, e) < 0)
+		goto out;
+	lists = xcalloc(n + 1, sizeof(*lists));
+	for (size_t i = 0; i < n; i++)
+		lists[i] = msgs[i]->flags.kw;
+	if (maildir_kw_ensure(s, lists, n, e) < 0) {
+		free(lists);
+		goto out;
+	}
+	free(lists);
+	for (size_t i = 0; i < n; i++) {
+		struct msg *m = msgs[i];
+		struct flags stored = { 0 };
+
+		if (maildir_parse_file(m->file, &sub, &fname) < 0 ||
+		    m->name == NULL) {
+			err_set(e, ERR_FAIL, "folder '%s': move: bad message "
+			    "file", from);
+			goto out;
+		}
+		if (sub == SUB_NEW && m->flags.bits == 0 && m->flags.kw == NULL)
+			target = xstrdup(fname);
+		else {
+			maildir_letters_for(s, &m->flags, letters, &stored);
+			target = xasprintf("%s:2,%s", m->name, letters);
+			sub = sub == SUB_NEW ? SUB_NEW : SUB_CUR;
+		}
+		if (rename_noreplace(src[sub], fname, s->sub_fd[sub],
+		    target) < 0) {
+			err_sys(e, ERR_FAIL, "folder '%s': move %s to '%s': "
+			    "rename failed", from, m->file, to);
+			free(target);
+			flags_free(&stored);
+			goto out;
+		}
+		touched_src[sub] = touched_dst[sub] = true;
+		msg_free(&out[i]);
+		out[i].name = xstrdup(m->name);
+		out[i].file = xasprintf("%s/%s", sub_name[sub], target);
+		if (stored.bits == 0 && stored.kw == NULL)
+			flags_copy(&out[i].flags, &m->flags);
+		else
+			out[i].flags = stored;
+		out[i].size = m->size;
+		out[i].date = m->date;
+		out[i].msgid = m->msgid ? xstrdup(m->msgid) : NULL;
+		out[i].has_details = m->has_details;
+		free(target);
+	}
+	rc = 0;
+out:
+	/* the target first (where the files are now), then the source */
+	for (int i = 0; i < NSUB; i++) {
+		if (touched_dst[i] && s->sub_fd[i] >= 0 &&
+		    fsync(s->sub_fd[i]) < 0 && rc == 0)
+			rc = err_sys(e, ERR_FAIL, "folder '%s': fsync failed",
+			    to);
+		if (touched_src[i] && fsync(src[i]) < 0 && rc == 0)
+			rc = err_sys(e, ERR_FAIL, "folder '%s': fsync failed",
+			    from);
+	}
+	maildir_close_subs(src);
+	/* leave the source selected, as the caller expects */
+	if (maildir_select(st, from, NULL, rc == 0 ? e : NULL) < 0)
+		rc = -1;
+	free(from);
+	return rc;
+}
+
+void
+maildir_batch_begin(struct store *st)
+{
+	md(st)->deferred = true;
+}
+
+/*
+ * One syncfs(2) makes every file of the batch durable (instead of one
+ * fsync and one journal commit per message), then the files become visible
+ * by rename, then each directory is fsync'ed once.  A crash before the end
+ * leaves only files in tmp/, which no reader lists.
+ */
+int
+maildir_batch_end(struct store *st, bool *ok, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	bool touched[NSUB] = { false };
+	size_t n = s->npend;
+	int rc = 0;
+
+	s->deferred = false;
+	if (n == 0)
+		return 0;
+	if (maildir_need_sel(s, e) < 0 || syncfs(s->sub_fd[SUB_TMP]) < 0) {
+		if (e->code == ERR_OK)
+			err_sys(e, ERR_FAIL, "folder '%s': syncfs(%s) failed",
+			    s->sel, s->sel_path);
+		rc = -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = &s->pend[i];
+
+		ok[i] = false;
+		if (rc == 0 && rename_noreplace(s->sub_fd[SUB_TMP], p->name,
+		    s->sub_fd[p->dst], p->target) == 0) {
+			ok[i] = true;
+			touched[p->dst] = true;
+		} else {
+			if (rc == 0)
+				rc = err_sys(e, ERR_FAIL, "folder '%s': rename "
+				    "into %s/%s/%s failed", s->sel, s->sel_path,
+				    sub_name[p->dst], p->target);
+			unlinkat(s->sub_fd[SUB_TMP], p->name, 0);
+		}
+		free(p->name);
+		free(p->target);
+	}
+	s->npend = 0;
+	for (int i = 0; i < NSUB; i++)
+		if (touched[i] && fsync(s->sub_fd[i]) < 0 && rc == 0) {
+			rc = err_sys(e, ERR_FAIL, "folder '%s': fsync(%s/%s) "
+			    "failed", s->sel, s->sel_path, sub_name[i]);
+			/* visible but perhaps not durable: the journal must
+			 * keep looking for them */
+			for (size_t k = 0; k < n; k++)
+				ok[k] = false;
+		}
+	return rc;
+}
