@@ -16,11 +16,12 @@ set -eu
 # the integration harness; isync (mbsync) is the reference implementation
 # tests may compare against; procps gives tests ps and pgrep; strace injects
 # the I/O errors and kills of the fault tests; clang and its runtime build
-# the libFuzzer targets.
+# the libFuzzer targets; neomutt, driven in tmux, is the real mail client
+# of t61.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libetpan-dev libssl-dev libtokyocabinet-dev libyaml-dev
 dovecot-core dovecot-imapd isync mandoc python3 openssl ca-certificates
-procps strace clang libclang-rt-14-dev"
+procps strace clang libclang-rt-14-dev neomutt tmux"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'contrib/test.sh: %s\n' "$*" >&2; exit 1; }

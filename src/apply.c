@@ -113,7 +113,9 @@ copy_body(void *arg, size_t i, const char *data, size_t len,
 	struct store *dst = b->r->ctx->store[b->to];
 	struct msg out = { 0 };
 	struct err e = { 0 };
+	uint64_t *left = &b->r->ctx->stats->copy_left;
 
+	*left -= src->size < *left ? src->size : *left;
 	/* A refused copy surely did not happen; after a lost connection it
 	 * may have, so the intent stays for the next run to look for it. */
 	if (why != NULL) {
@@ -405,7 +407,13 @@ apply_plan(struct apply_ctx *ctx, const struct plan_input *in,
 	int rc;
 
 	r.failed = xcalloc(p->ngroups + 1, sizeof(*r.failed));
+	ctx->stats->copy_left = 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].kind == PLAN_COPY)
+			ctx->stats->copy_left += action_msg(&r, &p->v[i],
+			    SIDE_OTHER(p->v[i].side))->size;
 	rc = do_copies(&r, e);
+	ctx->stats->copy_left = 0;	/* skipped copies are not coming */
 	if (rc == 0) {
 		for (int s = 0; s < 2; s++)
 			do_batched(&r, PLAN_FLAGS, (enum side)s);

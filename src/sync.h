@@ -47,6 +47,8 @@ struct sync_stats {
 	/* progress: the folder being synced (1-based) of how many, and a
 	 * callback made after each step (NULL: none) */
 	size_t folder_i, folder_n;
+	uint64_t copy_left;	/* bytes the folder's plan has yet to copy,
+				 * both ways (listed sizes): for an estimate */
 	void (*tick)(struct sync_stats *st, void *arg);
 	void *tick_arg;
 };

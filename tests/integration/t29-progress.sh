@@ -1,16 +1,22 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
-# The live progress line: on a terminal only, cleared before the summary.
+# The live progress line: on a terminal only, cut to its width, cleared
+# before the summary; the rate and the estimate of a slow sync.
 . "$TESTS_SRCDIR/integration/lib.sh"
 command -v script >/dev/null 2>&1 || skip_all "script(1) is not installed"
 dovecot_start
 for i in 1 2 3; do seed_msg INBOX m$i; done
 write_config "$T/c.yaml"
 
-script -qec "'$MAILSYNC' -c '$T/c.yaml' -a" "$T/tty.log" >/dev/null 2>&1
+script -qec "stty cols 60 2>/dev/null; '$MAILSYNC' -c '$T/c.yaml' -a" \
+	"$T/tty.log" >/dev/null 2>&1
 is "$?" 0 "run on a terminal exits 0"
 check "progress line drawn on a terminal" grep -q 'test: folder 1/1' "$T/tty.log"
 check "and erased before the summary" grep -q "$(printf '\r\033\\[K')test: 1 folders" "$T/tty.log"
+# a wrapped line could not be erased by the next redraw
+is "$(tr '\r' '\n' <"$T/tty.log" | sed -n 's/^.\[K\(test: folder\)/\1/p' |
+	awk '{ print length }' | sort -n | tail -1)" 59 \
+	"the line is cut one column short of a 60-column terminal"
 
 dadm flags add -u "$IMAP_USER" '\Seen' mailbox INBOX all
 ms -c "$T/c.yaml" -a
@@ -20,4 +26,42 @@ ok $(printf '%s' "$OUT" | grep -q "folder 1/1" && echo 1 || echo 0) "no progress
 
 script -qec "'$MAILSYNC' -q -c '$T/c.yaml' -a" "$T/tty2.log" >/dev/null 2>&1
 ok $(grep -q "folder 1/1" "$T/tty2.log" && echo 1 || echo 0) "no progress line with -q"
+
+# A slow first push: a proxy passes the client's bytes on one per
+# millisecond once it has sent APPEND, so each message of ~1 KiB takes a
+# second or more.  Three seconds into the copying the line shows the rate
+# and how long the folder's remaining copies take; on the last folder that
+# is the rest of the channel.
+python3 "$TESTS_SRCDIR/faultproxy.py" --target "127.0.0.1:$IMAP_PORT" \
+	--port-file "$T/proxy.port" --mode drip --dir c2s --after APPEND \
+	--count 100000 --interval 0.001 --lifetime 120 &
+proxy_pid=$!
+proxy_stop() { kill "$proxy_pid" 2>/dev/null; }
+at_exit proxy_stop
+i=0
+while [ ! -s "$T/proxy.port" ]; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && bail "the proxy did not start"
+	sleep 0.05
+done
+IMAP_USER=slow write_config "$T/slow.yaml"
+sed -i "s|port: $IMAPS_PORT|port: $(cat "$T/proxy.port")|; s|tls: imaps|tls: none|;
+	s|$T/mail\$|$T/slow|; s|$T/state\$|$T/slow-state|" "$T/slow.yaml"
+for f in INBOX:1 INBOX:2 INBOX:3 INBOX:4 INBOX:5 INBOX:6 Zz:7 Zz:8; do
+	mkdir -p "$T/slow/${f%:*}/cur" "$T/slow/${f%:*}/new" "$T/slow/${f%:*}/tmp"
+	make_msg "p${f#*:}" "slow ${f#*:}" 30 >"$T/slow/${f%:*}/cur/${f#*:}.slow.host:2,S"
+done
+# wide enough for the whole line, whatever terminal runs the tests
+script -qec "stty cols 250 2>/dev/null; '$MAILSYNC' -c '$T/slow.yaml' -a" \
+	"$T/tty3.log" >/dev/null 2>&1
+is "$?" 0 "slow push on a terminal exits 0"
+tr '\r' '\n' <"$T/tty3.log" >"$T/tty3.lines"
+rate='[0-9.]+ KiB/s'
+check "the first folder's line shows a rate and an estimate for the folder" \
+	grep -Eq "^(.\\[K)?test: folder 1/2, .*, $rate, about [0-9]+s left in this folder\$" \
+	"$T/tty3.lines"
+check "the last folder's estimate is for the rest of the channel" \
+	grep -Eq "^(.\\[K)?test: folder 2/2, .*, $rate, about [0-9]+s left\$" "$T/tty3.lines"
+IMAP_USER=slow
+is "$(server_ids INBOX) / $(server_ids Zz)" "p1 p2 p3 p4 p5 p6 / p7 p8" "all pushed"
 done_testing
