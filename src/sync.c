@@ -225,10 +225,14 @@ unchanged(struct chan *c, struct folder_work *fw)
 }
 
 /*
- * The record that lets the next run skip the folder, or say "list it"
- * (zeros) when this run changed a side itself or a stamp is too recent to
- * trust: a file system stores coarse timestamps, so a change within the
- * same tick as our listing could leave the mtime as it was.
+ * The record that lets the next run skip the folder or list only what
+ * changed, or say "list it" (zeros) when a stamp is too recent to trust: a
+ * file system stores coarse timestamps, so a change within the same tick
+ * as our listing could leave the mtime as it was.  The disk side is
+ * recorded only when this run did not change it.  The server side is
+ * recorded as it was before this run changed it: the next run then finds
+ * our own changes among those since that HIGHESTMODSEQ (cheap, and they
+ * match the pairs) instead of listing the whole folder.
  */
 static void
 folder_record(const struct folder_work *fw, const size_t changed[2],
@@ -240,7 +244,7 @@ folder_record(const struct folder_work *fw, const size_t changed[2],
 	memset(nf, 0, sizeof(*nf));
 	nf->uidvalidity = fw->rst.uidvalidity;
 	nf->remote_unpaired = UINT32_MAX;
-	if (changed[SIDE_REMOTE] == 0 && !failed) {
+	if (!failed) {
 		nf->uidnext = fw->rst.uidnext;
 		nf->highestmodseq = fw->rst.highestmodseq;
 		nf->exists = fw->rst.exists;
@@ -256,32 +260,72 @@ folder_record(const struct folder_work *fw, const size_t changed[2],
 	}
 }
 
+static int
+cmp_msg_uid(const void *a, const void *b)
+{
+	const struct msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int
+cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
  * How far the server's messages differ from the pairs after this run:
  * messages without a pair plus pairs whose UID the server lacks.  Only 0
  * lets the next run rebuild the listing from the pairs (list_changes).
+ * The listing is from before this run's own changes, so the server is
+ * expected to hold the listed UIDs less those the plan deleted there, plus
+ * the UIDs from UIDNEXT on that the pairs gained (this run's uploads).
  */
 static uint32_t
-remote_unpaired(struct chan *c, const struct folder_work *fw)
+remote_unpaired(struct chan *c, const struct folder_work *fw,
+    const struct plan *plan)
 {
 	const struct msg_list *ml = &fw->ml[SIDE_REMOTE];
 	struct state_pairs p = { 0 };
 	struct pair_lookup pl;
+	struct msg_lookup listed;
 	struct err e = { 0 };
-	size_t paired = 0, n;
+	uint32_t *gone;
+	size_t ngone = 0, n = 0;
 
 	if (!fw->exists[SIDE_REMOTE] ||
 	    state_pairs_load(c->state, fw->name, &p, &e) < 0) {
 		state_pairs_free(&p);
 		return UINT32_MAX;
 	}
+	gone = xcalloc(plan->n + 1, sizeof(*gone));
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].kind == PLAN_DELETE &&
+		    plan->v[i].side == SIDE_REMOTE &&
+		    plan->v[i].idx[SIDE_REMOTE] != PLAN_NONE)
+			gone[ngone++] =
+			    ml->v[plan->v[i].idx[SIDE_REMOTE]].uid;
+	qsort(gone, ngone, sizeof(*gone), cmp_uid);
 	pair_lookup_build(&pl, &p, false);
+	msg_lookup_build(&listed, ml, true);
 	for (size_t i = 0; i < ml->n; i++)
-		if (pair_lookup_uid(&pl, ml->v[i].uid))
-			paired++;
-	n = (ml->n - paired) + (pl.nuids - paired);
+		if (!pair_lookup_uid(&pl, ml->v[i].uid) &&
+		    bsearch(&ml->v[i].uid, gone, ngone, sizeof(*gone),
+		    cmp_uid) == NULL)
+			n++;	/* on the server without a pair */
+	for (size_t i = 0; i < pl.nuids; i++)
+		if (pl.uids[i] < fw->rst.uidnext &&
+		    (msg_lookup_uid(&listed, pl.uids[i]) < 0 ||
+		    bsearch(&pl.uids[i], gone, ngone, sizeof(*gone),
+		    cmp_uid) != NULL))
+			n++;	/* a pair the server lacks */
+	msg_lookup_free(&listed);
 	pair_lookup_free(&pl);
 	state_pairs_free(&p);
+	free(gone);
 	return n >= UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
@@ -322,22 +366,6 @@ changes_usable(struct chan *c, const struct folder_work *fw, bool again)
 		if (fw->pairs.v[i].uid != 0 && fw->pairs.v[i].name == NULL)
 			return false;
 	return true;
-}
-
-static int
-cmp_msg_uid(const void *a, const void *b)
-{
-	const struct msg *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-static int
-cmp_uid(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /*
@@ -612,7 +640,7 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 		folder_record(fw, changed, arc < 0 || plan.refused[0] ||
 		    plan.refused[1], &nf);
 		if (nf.uidnext != 0)
-			nf.remote_unpaired = remote_unpaired(c, fw);
+			nf.remote_unpaired = remote_unpaired(c, fw, &plan);
 
 		/* The folder record goes in even after a partial failure:
 		 * it only says which UIDVALIDITY the pairs belong to. */

@@ -66,11 +66,33 @@ like "$ERR" 'C: [^ ]+ UID FETCH 1:\* \(UID FLAGS\) \(CHANGEDSINCE [0-9]+\)' \
 ok $(echo "$ERR" | grep -Eq 'C: [^ ]+ (UID )?FETCH [0-9:*]+ \(UID FLAGS\)$' &&
     echo 1 || echo 0) "no full flag listing sent"
 like "$ERR" 'C: [^ ]+ UID SEARCH 1:' "the expunge made it look for the UIDs"
-# the run pushed a flag: the next one may not trust the record
+# the run pushed a flag: the next one lists what changed since before that
+# push, its own change among them
 dadm flags add -u "$IMAP_USER" '\Draft' mailbox INBOX header X-Test-Id m07
 ms -c "$T/c.yaml" -a -v
-like "$ERR" 'test INBOX: full listing' "after changing the server: full"
+like "$ERR" 'test INBOX: changes since modseq [0-9]+ \(2 changed\)' \
+    "after our own flag push: the changes since before it"
 is "$(local_flags "$T/mail/INBOX" m07)" "D" "and the change is seen"
+is "$(server_flags INBOX m06)" '\Seen' "our own pushed flag stays"
+is "$(local_flags "$T/mail/INBOX" m06)" "S" "on both sides"
+# an upload and a deletion by this run, then another client's changes
+make_msg p1 >"$T/mail/INBOX/new/1700000001.p1.host"
+rm -f "$(local_file "$T/mail/INBOX" m11)"
+ms -c "$T/c.yaml" -a
+is "$(server_ids INBOX | tr ' ' '\n' | grep -c -x -e p1 -e m11)" 1 \
+    "p1 uploaded, m11 deleted on the server"
+dadm expunge -u "$IMAP_USER" mailbox INBOX header X-Test-Id m12
+dadm flags add -u "$IMAP_USER" '\Flagged' mailbox INBOX header X-Test-Id m13
+ms -c "$T/c.yaml" -a -v
+like "$ERR" 'test INBOX: changes since modseq' \
+    "after our own upload and deletion: the changes since before them"
+is "$(server_ids INBOX | tr ' ' '\n' | grep -c -x -e p1 -e m11 -e m12)" 1 \
+    "the server holds p1 once, no m11 or m12"
+is "$(local_ids "$T/mail/INBOX" | tr ' ' '\n' | grep -c -x -e p1 -e m11 -e m12)" 1 \
+    "so does the disk"
+is "$(local_flags "$T/mail/INBOX" m13)" "F" "the other client's flag arrived"
+ms -c "$T/c.yaml" -a
+is "$(local_ids "$T/mail/INBOX")" "$(server_ids INBOX)" "both sides agree"
 settle
 dadm flags add -u "$IMAP_USER" '\Seen' mailbox INBOX header X-Test-Id m08
 ms -c "$T/c.yaml" -a -v --debug
