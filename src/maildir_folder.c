@@ -221,6 +221,13 @@ int
 maildir_read_names(int fd, const char *path, bool dots, struct strv *out,
     struct err *e)
 {
+	return maildir_read_entries(fd, path, dots, out, NULL, e);
+}
+
+int
+maildir_read_entries(int fd, const char *path, bool dots, struct strv *out,
+    struct buf *types, struct err *e)
+{
 	struct dirent *de;
 	DIR *d;
 	int dfd;
@@ -244,6 +251,8 @@ maildir_read_names(int fd, const char *path, bool dots, struct strv *out,
 		if (de->d_name[0] == '.' && !dots)
 			continue;
 		strv_add(out, de->d_name);
+		if (types != NULL)
+			buf_addc(types, (char)de->d_type);
 	}
 	if (errno != 0) {
 		err_sys(e, ERR_FAIL, "readdir(%s) failed", path);

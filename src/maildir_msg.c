@@ -2,6 +2,7 @@
 /* Maildir messages: file names, listing the selected folder, reading. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -98,7 +99,7 @@ maildir_find_by_name(struct maildir_store *s, const char *name, int *sub,
 /* Open a listed message for reading, following a rename by a reader. */
 static int
 msg_open(struct maildir_store *s, const struct msg *m, const char *op,
-    int *fd_out, struct err *e)
+    int *fd_out, int64_t *mtime, struct err *e)
 {
 	const int oflags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 	const char *fname;
@@ -133,6 +134,8 @@ msg_open(struct maildir_store *s, const struct msg *m, const char *op,
 		err_set(e, ERR_FAIL, "folder '%s': %s: %s is not a regular "
 		    "file", s->sel, op, path);
 		maildir_close_fd(&fd);
+	} else if (mtime != NULL) {
+		*mtime = (int64_t)st.st_mtime;
 	}
 	free(path);
 	free(found);
@@ -195,7 +198,6 @@ struct entry {
 	char *name;
 	char *fname;
 	int sub;
-	int64_t mtime;
 };
 
 static int
@@ -223,8 +225,11 @@ entries_free(struct entry *v, size_t n)
 
 /*
  * Read new/ before cur/: a reader moving a message from new/ to cur/
- * meanwhile makes it appear twice (deduplicated), never not at all.  A file
- * gone between readdir and stat was renamed: *raced asks for another pass.
+ * meanwhile makes it appear twice (deduplicated), never not at all.  The
+ * directory's d_type spares a stat per message (the listing needs no
+ * dates: details has them); only where the file system does not give it
+ * is the file looked at, and a file gone meanwhile was renamed: *raced
+ * asks for another pass.
  */
 static int
 scan(struct maildir_store *s, struct entry **v_out, size_t *n_out,
@@ -232,6 +237,7 @@ scan(struct maildir_store *s, struct entry **v_out, size_t *n_out,
 {
 	static const int order[] = { SUB_NEW, SUB_CUR };
 	struct strv names = { 0 };
+	struct buf types = { 0 };
 	struct entry *v = NULL;
 	size_t n = 0, cap = 0;
 	char *dpath, *q;
@@ -242,29 +248,38 @@ scan(struct maildir_store *s, struct entry **v_out, size_t *n_out,
 	for (size_t k = 0; k < 2; k++) {
 		sub = order[k];
 		dpath = maildir_path_join(s->sel_path, sub_name[sub]);
-		if (maildir_read_names(s->sub_fd[sub], dpath, false, &names,
-		    e) < 0) {
+		buf_reset(&types);
+		if (maildir_read_entries(s->sub_fd[sub], dpath, false, &names,
+		    &types, e) < 0) {
 			free(dpath);
+			buf_free(&types);
 			entries_free(v, n);
 			return err_prefix(e, "folder '%s'", s->sel);
 		}
 		for (size_t i = 0; i < names.n; i++) {
 			const char *f = names.v[i];
+			unsigned char type = (unsigned char)types.data[i];
 
-			if (fstatat(s->sub_fd[sub], f, &st,
-			    AT_SYMLINK_NOFOLLOW) < 0) {
-				if (errno == ENOENT) {
-					*raced = true;
-					continue;
+			if (type == DT_UNKNOWN) {
+				if (fstatat(s->sub_fd[sub], f, &st,
+				    AT_SYMLINK_NOFOLLOW) < 0) {
+					if (errno == ENOENT) {
+						*raced = true;
+						continue;
+					}
+					err_sys(e, ERR_FAIL, "folder '%s': "
+					    "stat(%s/%s) failed", s->sel,
+					    dpath, f);
+					free(dpath);
+					strv_free(&names);
+					buf_free(&types);
+					entries_free(v, n);
+					return -1;
 				}
-				err_sys(e, ERR_FAIL, "folder '%s': stat(%s/%s) "
-				    "failed", s->sel, dpath, f);
-				free(dpath);
-				strv_free(&names);
-				entries_free(v, n);
-				return -1;
+				if (S_ISREG(st.st_mode))
+					type = DT_REG;
 			}
-			if (!S_ISREG(st.st_mode)) {
+			if (type != DT_REG) {
 				q = maildir_quote(f);
 				log_warn("folder '%s': skipping %s/%s: not a "
 				    "regular file", s->sel, dpath, q);
@@ -275,12 +290,12 @@ scan(struct maildir_store *s, struct entry **v_out, size_t *n_out,
 			v[n].name = maildir_name_of(f);
 			v[n].fname = xstrdup(f);
 			v[n].sub = sub;
-			v[n].mtime = (int64_t)st.st_mtime;
 			n++;
 		}
 		free(dpath);
 		strv_free(&names);
 	}
+	buf_free(&types);
 	*v_out = v;
 	*n_out = n;
 	return 0;
@@ -325,7 +340,6 @@ maildir_list(struct store *st, struct msg_list *out, struct err *e)
 		prev = m->name;
 		m->file = xasprintf("%s/%s", sub_name[v[i].sub], v[i].fname);
 		maildir_flags_of(s, v[i].fname, v[i].sub, &m->flags);
-		m->date = v[i].mtime;
 	}
 	entries_free(v, n);
 	return 0;
@@ -346,7 +360,7 @@ maildir_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 		struct msg *m = msgs[i];
 
 		have_w = m->name != NULL && name_wire_size(m->name, &w);
-		if (msg_open(s, m, "details", &fd, e) < 0)
+		if (msg_open(s, m, "details", &fd, &m->date, e) < 0)
 			return -1;
 		/* header_message_id looks at the first 8 KiB only */
 		if (maildir_read_fd(fd, have_w ? 8192 : 0, &b) < 0) {
@@ -375,7 +389,7 @@ maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
 	size_t len0 = out->len;
 	int fd;
 
-	if (maildir_need_sel(s, e) < 0 || msg_open(s, m, "fetch", &fd, e) < 0)
+	if (maildir_need_sel(s, e) < 0 || msg_open(s, m, "fetch", &fd, NULL, e) < 0)
 		return -1;
 	if (maildir_read_fd(fd, 0, out) < 0) {
 		err_sys(e, ERR_FAIL, "folder '%s': fetch: read(%s/%s) failed",

@@ -98,6 +98,10 @@ int maildir_mkdir_p(const char *path, struct err *e);
  * appended to out; path is for messages. */
 int maildir_read_names(int fd, const char *path, bool dots,
     struct strv *out, struct err *e);
+/* The same, with each entry's d_type (DT_UNKNOWN where the file system
+ * does not say) appended to types. */
+int maildir_read_entries(int fd, const char *path, bool dots,
+    struct strv *out, struct buf *types, struct err *e);
 void maildir_close_subs(int sub[NSUB]);
 /* Drop the selection; appends of an unfinished batch are unlinked. */
 void maildir_unselect(struct maildir_store *s);
