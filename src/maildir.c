@@ -77,6 +77,7 @@ md_close(struct store **sp)
 		return;
 	s = md(*sp);
 	maildir_unselect(s);
+	maildir_track_free(s);
 	free(s->pend);
 	maildir_close_fd(&s->root_fd);
 	free(s->root);
@@ -100,6 +101,8 @@ static const struct store_ops maildir_ops = {
 	.remove = maildir_remove,
 	.move = maildir_move,
 	.stamp = maildir_stamp,
+	.track = maildir_track,
+	.tracked_stamp = maildir_tracked_stamp,
 	.batch_begin = maildir_batch_begin,
 	.batch_end = maildir_batch_end,
 };

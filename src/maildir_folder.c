@@ -754,6 +754,22 @@ fail:
 }
 
 int
+maildir_folder_dir(struct maildir_store *s, const char *name, int *fd,
+    struct err *e)
+{
+	struct loc l;
+	int rc;
+
+	*fd = -1;
+	if (maildir_need_open(s, e) < 0 ||
+	    maildir_folder_loc(s->ch, name, &l, e) < 0)
+		return -1;
+	rc = loc_open(s, name, &l, l.comps.n, false, fd, NULL, e);
+	maildir_loc_free(&l);
+	return rc;
+}
+
+int
 maildir_stamp(struct store *st, const char *name, struct folder_stamp *out,
     struct err *e)
 {

@@ -40,6 +40,7 @@ struct maildir_store {
 		char *target;
 	} *pend;
 	size_t npend, cappend;
+	struct maildir_tracker *trk;	/* see maildir_track.c; NULL: none */
 };
 
 /* Where a folder lives: directories to walk down from a base. */
@@ -113,6 +114,10 @@ int maildir_select(struct store *st, const char *name,
     struct folder_status *out, struct err *e);
 int maildir_stamp(struct store *st, const char *name,
     struct folder_stamp *out, struct err *e);
+/* A descriptor of folder name's directory (no link below the root
+ * followed); the caller closes it. */
+int maildir_folder_dir(struct maildir_store *s, const char *name, int *fd,
+    struct err *e);
 
 /* maildir_msg.c: message file names, listing, reading */
 
@@ -152,6 +157,17 @@ int maildir_move(struct store *st, struct msg **msgs, size_t n,
     const char *to, struct msg *out, struct err *e);
 void maildir_batch_begin(struct store *st);
 int maildir_batch_end(struct store *st, bool *ok, struct err *e);
+
+/* maildir_track.c: whose changes a folder saw */
+
+void maildir_track(struct store *st, const char *name);
+int maildir_tracked_stamp(struct store *st, const char *name,
+    struct folder_stamp *out, bool *own, struct err *e);
+/* This store is about to make entry name appear in (arrive) or leave
+ * sub (SUB_CUR, SUB_NEW) of folder: an event that is its own. */
+void maildir_track_expect(struct maildir_store *s, const char *folder,
+    int sub, bool arrive, const char *name);
+void maildir_track_free(struct maildir_store *s);
 
 /* maildir_kw.c: keyword letters of the selected folder */
 

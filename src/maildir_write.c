@@ -151,6 +151,7 @@ maildir_append(struct store *st, const char *data, size_t len,
 		renamed = true;	/* batch_end owns the tmp file now */
 		goto done;
 	}
+	maildir_track_expect(s, s->sel, dst, true, target);
 	if (rename_noreplace(s->sub_fd[SUB_TMP], name, s->sub_fd[dst],
 	    target) < 0) {
 		if (errno == EEXIST)
@@ -239,6 +240,8 @@ maildir_set_flags(struct store *st, struct flag_change *v, size_t n,
 		 * a retry after a failed fsync must make the rename durable */
 		touched[SUB_CUR] = true;
 		if (sub != SUB_CUR || strcmp(fname, target) != 0) {
+			maildir_track_expect(s, s->sel, sub, false, fname);
+			maildir_track_expect(s, s->sel, SUB_CUR, true, target);
 			r = renameat(s->sub_fd[sub], fname, s->sub_fd[SUB_CUR],
 			    target);
 			if (r < 0 && errno == ENOENT) {
@@ -255,9 +258,12 @@ maildir_set_flags(struct store *st, struct flag_change *v, size_t n,
 				else if (sub == SUB_CUR &&
 				    strcmp(found, target) == 0)
 					r = 0;
-				else
+				else {
+					maildir_track_expect(s, s->sel, sub,
+					    false, found);
 					r = renameat(s->sub_fd[sub], found,
 					    s->sub_fd[SUB_CUR], target);
+				}
 			}
 			if (r == 0) {
 				touched[sub] = true;
@@ -309,12 +315,16 @@ maildir_remove(struct store *st, struct msg **msgs, size_t n, struct err *e)
 		if (maildir_msg_file(s, m, "remove", &sub, &fname, e) < 0)
 			goto out;
 		found = NULL;
+		maildir_track_expect(s, s->sel, sub, false, fname);
 		r = unlinkat(s->sub_fd[sub], fname, 0);
 		if (r < 0 && errno == ENOENT && m->name != NULL) {
 			if (maildir_find_by_name(s, m->name, &sub, &found,
 			    e) < 0)
 				goto out;
 			/* not found at all: already gone, as wanted */
+			if (found != NULL)
+				maildir_track_expect(s, s->sel, sub, false,
+				    found);
 			r = found ? unlinkat(s->sub_fd[sub], found, 0) : 0;
 		}
 		free(found);
@@ -387,6 +397,8 @@ maildir_move(struct store *st, struct msg **msgs, size_t n, const char *to,
 			target = xasprintf("%s:2,%s", m->name, letters);
 			sub = sub == SUB_NEW ? SUB_NEW : SUB_CUR;
 		}
+		maildir_track_expect(s, from, sub, false, fname);
+		maildir_track_expect(s, to, sub, true, target);
 		if (rename_noreplace(src[sub], fname, s->sub_fd[sub],
 		    target) < 0) {
 			err_sys(e, ERR_FAIL, "folder '%s': move %s to '%s': "
@@ -462,6 +474,9 @@ maildir_batch_end(struct store *st, bool *ok, struct err *e)
 		struct pending *p = &s->pend[i];
 
 		ok[i] = false;
+		if (rc == 0)
+			maildir_track_expect(s, s->sel, p->dst, true,
+			    p->target);
 		if (rc == 0 && rename_noreplace(s->sub_fd[SUB_TMP], p->name,
 		    s->sub_fd[p->dst], p->target) == 0) {
 			ok[i] = true;

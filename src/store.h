@@ -166,6 +166,16 @@ struct store_ops {
 	 * NULL for stores without one (IMAP). */
 	int (*stamp)(struct store *s, const char *name,
 	    struct folder_stamp *out, struct err *e);
+	/* Start noticing who changes folder's messages (before its stamp
+	 * is taken); a store that cannot (out of watches, say) just tells
+	 * tracked_stamp "not only mine".  NULL: never possible (IMAP). */
+	void (*track)(struct store *s, const char *name);
+	/* The folder's stamp now, with *own telling whether every change
+	 * to its messages since track was this store's own and no later
+	 * change can hide behind the stamp (false when in doubt).  Ends
+	 * the tracking of the folder. */
+	int (*tracked_stamp)(struct store *s, const char *name,
+	    struct folder_stamp *out, bool *own, struct err *e);
 
 	/*
 	 * Waiting for changes (IMAP IDLE, RFC 2177), in steps so that one

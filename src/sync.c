@@ -31,6 +31,9 @@ struct chan {
 	struct later_record {
 		const char *folder;
 		struct state_folder rec;
+		bool written;		/* in the state already */
+		bool check_local;	/* stamp the disk side if only we
+					 * changed it (tracked_stamp) */
 	} *later;
 	size_t nlater, caplater;
 };
@@ -235,8 +238,8 @@ unchanged(struct chan *c, struct folder_work *fw)
  * match the pairs) instead of listing the whole folder.
  */
 static void
-folder_record(const struct folder_work *fw, const size_t changed[2],
-    bool failed, struct state_folder *nf)
+folder_record(const struct chan *c, const struct folder_work *fw,
+    const size_t changed[2], bool failed, struct state_folder *nf)
 {
 	struct timespec now;
 	int64_t now_ns;
@@ -244,14 +247,16 @@ folder_record(const struct folder_work *fw, const size_t changed[2],
 	memset(nf, 0, sizeof(*nf));
 	nf->uidvalidity = fw->rst.uidvalidity;
 	nf->remote_unpaired = UINT32_MAX;
-	if (!failed) {
+	/* --push leaves the server's changes for a later run, --pull the
+	 * disk's: that side must not look consumed */
+	if (!failed && !c->opts->push_only) {
 		nf->uidnext = fw->rst.uidnext;
 		nf->highestmodseq = fw->rst.highestmodseq;
 		nf->exists = fw->rst.exists;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	if (changed[SIDE_LOCAL] == 0 && !failed &&
+	if (changed[SIDE_LOCAL] == 0 && !failed && !c->opts->pull_only &&
 	    fw->stamp.mtime[0] < now_ns - 2000000000LL &&
 	    fw->stamp.mtime[1] < now_ns - 2000000000LL) {
 		nf->local_mtime[0] = fw->stamp.mtime[0];
@@ -458,7 +463,12 @@ load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 	memset(&fw->rst, 0, sizeof(fw->rst));
 	memset(&fw->stamp, 0, sizeof(fw->stamp));
 	/* stamped before listing: a change during the listing then shows
-	 * as a different stamp next time, never as a missed change */
+	 * as a different stamp next time, never as a missed change; and
+	 * tracked from before the stamp (see defer_record) */
+	if (fw->exists[SIDE_LOCAL] && c->store[SIDE_LOCAL]->ops->track &&
+	    !c->opts->dry_run)
+		c->store[SIDE_LOCAL]->ops->track(c->store[SIDE_LOCAL],
+		    fw->name);
 	if (fw->exists[SIDE_LOCAL] && c->store[SIDE_LOCAL]->ops->stamp &&
 	    c->store[SIDE_LOCAL]->ops->stamp(c->store[SIDE_LOCAL], fw->name,
 	    &fw->stamp, e) < 0)
@@ -530,33 +540,76 @@ same_record(const struct state_folder *a, const struct state_folder *b)
 }
 
 /*
- * A folder where this run did nothing: its new record only lets the next
- * run skip it, so losing it to a crash costs one listing, not a message.
- * Such records are written in one transaction at the end of the channel
- * (flush_records) instead of one durable commit each: eight folders cost
- * about 40 fsyncs otherwise.  An unchanged record is not written at all.
+ * A folder record written at the end of the channel, in one transaction
+ * with the others.  That suits a folder where this run did nothing: its
+ * new record only lets the next run skip it, so losing it to a crash costs
+ * one listing, not a message (eight folders cost about 40 fsyncs
+ * otherwise); an unchanged record is not written at all.  And a folder
+ * whose disk side this run changed, or listed too recently to trust, gets
+ * its disk stamp then if every change there was our own (see
+ * maildir_track.c): the next run can skip it instead of listing it.
  */
 static void
 defer_record(struct chan *c, const struct folder_work *fw,
-    const struct state_folder *nf)
+    const struct state_folder *nf, bool written, bool check_local)
 {
-	if (same_record(nf, &fw->sf))
+	struct later_record *lr;
+
+	if (!written && !check_local && same_record(nf, &fw->sf))
 		return;
 	xgrow(&c->later, &c->caplater, c->nlater + 1, sizeof(*c->later));
-	c->later[c->nlater].folder = fw->name;
-	c->later[c->nlater].rec = *nf;
-	c->nlater++;
+	lr = &c->later[c->nlater++];
+	lr->folder = fw->name;
+	lr->rec = *nf;
+	lr->written = written;
+	lr->check_local = check_local;
+}
+
+/* Whether the disk side may be stamped at the end (defer_record). */
+static bool
+may_check_local(const struct chan *c, const struct folder_work *fw,
+    const struct state_folder *nf, bool failed)
+{
+	return !failed && !c->opts->pull_only && fw->exists[SIDE_LOCAL] &&
+	    nf->local_mtime[0] == 0 &&
+	    nf->local_mtime[1] == 0 &&
+	    c->store[SIDE_LOCAL]->ops->tracked_stamp != NULL;
+}
+
+static void
+stamp_if_own(struct chan *c, struct later_record *lr)
+{
+	struct store *l = c->store[SIDE_LOCAL];
+	struct folder_stamp sp;
+	struct err e = { 0 };
+	bool own = false;
+
+	if (l->ops->tracked_stamp(l, lr->folder, &sp, &own, &e) < 0 || !own)
+		return;
+	lr->rec.local_mtime[0] = sp.mtime[0];
+	lr->rec.local_mtime[1] = sp.mtime[1];
+	lr->rec.local_count = sp.count;
+	lr->written = false;
+	log_msg(LOG_VERBOSE, "%s %s: only our own changes on disk (stamped)",
+	    c->ch->name, lr->folder);
 }
 
 static int
 flush_records(struct chan *c, struct err *e)
 {
+	bool any = false;
 	int rc = 0;
 
-	if (c->nlater > 0 && (rc = state_begin(c->state, e)) == 0) {
+	for (size_t i = 0; i < c->nlater; i++) {
+		if (c->later[i].check_local && !c->opts->dry_run)
+			stamp_if_own(c, &c->later[i]);
+		any = any || !c->later[i].written;
+	}
+	if (any && (rc = state_begin(c->state, e)) == 0) {
 		for (size_t i = 0; i < c->nlater && rc == 0; i++)
-			rc = state_folder_put(c->state, c->later[i].folder,
-			    &c->later[i].rec, e);
+			if (!c->later[i].written)
+				rc = state_folder_put(c->state,
+				    c->later[i].folder, &c->later[i].rec, e);
 		if (rc == 0)
 			rc = state_commit(c->state, e);
 		else
@@ -630,6 +683,7 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 		struct sync_stats before = *c->stats;
 		struct state_folder nf;
 		size_t changed[2];
+		bool check;
 		struct err ae = { 0 };
 		int arc = apply_plan(&ax, &in, &plan, &ae);
 
@@ -637,20 +691,25 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 			changed[s] = c->stats->copied[s] - before.copied[s] +
 			    c->stats->flagged[s] - before.flagged[s] +
 			    c->stats->deleted[s] - before.deleted[s];
-		folder_record(fw, changed, arc < 0 || plan.refused[0] ||
-		    plan.refused[1], &nf);
+		bool failed = arc < 0 || plan.refused[0] || plan.refused[1];
+
+		folder_record(c, fw, changed, failed, &nf);
 		if (nf.uidnext != 0)
 			nf.remote_unpaired = remote_unpaired(c, fw, &plan);
+		check = may_check_local(c, fw, &nf, failed);
 
 		/* The folder record goes in even after a partial failure:
 		 * it only says which UIDVALIDITY the pairs belong to. */
 		if (plan.n == 0 && arc == 0 && fw->known &&
 		    !fw->uidvalidity_changed) {
-			defer_record(c, fw, &nf);
+			defer_record(c, fw, &nf, false, check);
 		} else if (state_begin(c->state, e) < 0 ||
 		    state_folder_put(c->state, folder, &nf, e) < 0 ||
-		    state_commit(c->state, e) < 0)
+		    state_commit(c->state, e) < 0) {
 			goto out;
+		} else if (check) {
+			defer_record(c, fw, &nf, true, true);
+		}
 		if (arc < 0) {
 			/* per-message failures are already in stats */
 			c->worst = err_worst(c->worst, ae.code);
