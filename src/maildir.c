@@ -59,7 +59,7 @@ md_open(struct store *st, bool create_root, struct err *e)
 		if (!create_root)
 			return err_set(e, ERR_SAFETY,
 			    "maildir root %s does not exist", s->root);
-		if (maildir_mkdir_p(s->root, e) < 0)
+		if (mkdir_p(s->root, e) < 0)
 			return -1;
 		s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}

@@ -19,30 +19,6 @@
 /* Maildir spec: tmp/ files untouched this long are abandoned deliveries. */
 #define TMP_STALE (36 * 3600)
 
-int
-maildir_mkdir_p(const char *path, struct err *e)
-{
-	char *p = xstrdup(path);
-
-	for (char *s = p + 1;; s++) {
-		char c = *s;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			err_sys(e, ERR_FAIL, "mkdir(%s) failed", p);
-			free(p);
-			return -1;
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(p);
-	return 0;
-}
-
 static int
 open_dir_at(int fd, const char *name)
 {
@@ -99,7 +75,7 @@ loc_open(struct maildir_store *s, const char *name, const struct loc *l,
 		/* a configured inbox path is the user's: links are fine */
 		fd = open(s->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT && create) {
-			if (maildir_mkdir_p(s->inbox, e) < 0)
+			if (mkdir_p(s->inbox, e) < 0)
 				return err_prefix(e, "folder '%s'", name);
 			fd = open(s->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		}

@@ -93,8 +93,6 @@ void maildir_loc_free(struct loc *l);
 
 /* maildir_folder.c: folder directories */
 
-/* mkdir -p path (mode 0700); ERR_FAIL naming the directory. */
-int maildir_mkdir_p(const char *path, struct err *e);
 /* The entries of directory fd but "." and ".." (and dot files if !dots),
  * appended to out; path is for messages. */
 int maildir_read_names(int fd, const char *path, bool dots,

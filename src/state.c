@@ -658,30 +658,14 @@ claim_id(struct state *s, uint64_t *id, struct err *e)
 /* Open, lock and close. */
 
 static int
-mkdir_p(const char *dir, struct err *e)
+state_dir_make(const char *dir, struct err *e)
 {
 	struct stat st;
-	char *p;
 
 	if (*dir == '\0')
 		return err_set(e, ERR_FAIL, "state directory name is empty");
-	p = xstrdup(dir);
-	for (char *c = p + 1;; c++) {
-		char save = *c;
-
-		if (save != '/' && save != '\0')
-			continue;
-		*c = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			err_sys(e, ERR_FAIL, "mkdir(%s) failed", p);
-			free(p);
-			return -1;
-		}
-		*c = save;
-		if (save == '\0')
-			break;
-	}
-	free(p);
+	if (mkdir_p(dir, e) < 0)
+		return -1;
 	if (stat(dir, &st) < 0)
 		return err_sys(e, ERR_FAIL, "stat(%s) failed", dir);
 	if (!S_ISDIR(st.st_mode))
@@ -896,7 +880,7 @@ state_open(const char *dir, const char *channel, bool readonly,
 			err_sys(e, ERR_FAIL, "stat(%s) failed", dir);
 			goto fail;
 		}
-	} else if (mkdir_p(dir, e) < 0) {
+	} else if (state_dir_make(dir, e) < 0) {
 		goto fail;
 	}
 	if (lock_take(s, channel, e) < 0 || db_open(s, e) < 0)

@@ -2,11 +2,13 @@
 /* Allocation, buffers, string lists and small message helpers. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
@@ -360,4 +362,28 @@ msg_normalize(char *p, size_t n)
 	if (r < n)
 		memmove(p + w, p + r, n - r);
 	return w + (n - r);
+}
+
+int
+mkdir_p(const char *path, struct err *e)
+{
+	char *p = xstrdup(path);
+
+	for (char *s = p + 1;; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			err_sys(e, ERR_FAIL, "mkdir(%s) failed", p);
+			free(p);
+			return -1;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return 0;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 /* Allocators: never return NULL; out of memory aborts the process. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -64,5 +66,9 @@ size_t msg_normalize(char *p, size_t n);
 
 /* Lowercase hex SHA-256 of p (65 bytes incl. NUL into hex_out). */
 void sha256_hex(const void *p, size_t n, char hex_out[65]);
+
+/* mkdir -p path, each directory made mode 0700; ERR_FAIL naming the one
+ * that failed. */
+int mkdir_p(const char *path, struct err *e);
 
 #endif
