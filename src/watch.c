@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,9 +21,6 @@
 #include "pattern.h"
 #include "store.h"
 #include "watch.h"
-
-/* Longest sleep in poll(2): bounds how late a suspend is noticed. */
-#define WAKE_MAX 30.0
 
 #define IN_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
 	IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
@@ -32,6 +31,13 @@ struct watcher {
 	struct store *store;
 	int fd;
 	double since;		/* when IDLE was (re)entered */
+};
+
+/* The clocks read together.  MONOTONIC stops while the machine sleeps,
+ * BOOTTIME does not; a virtual machine that was paused may see neither
+ * move, but has its wall clock (REALTIME) set right afterwards. */
+struct clocks {
+	double mono, boot, real;
 };
 
 /* One watched channel. */
@@ -80,7 +86,10 @@ struct watch {
 	struct went *we;
 	size_t nwe, cwe;
 	bool stop;
-	double clock_offset;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	int tfd;		/* a CLOCK_BOOTTIME timer: see wait_events */
+	double heartbeat;	/* WATCH_HEARTBEAT, or the test's */
+	double late_max;	/* WATCH_CLOCK_JUMP, or the test's */
+	struct clocks clk;	/* at the last check_resume */
 	uint64_t rng;
 };
 
@@ -99,6 +108,14 @@ static double
 now_mono(void)
 {
 	return clock_secs(CLOCK_MONOTONIC);
+}
+
+static void
+clocks_read(struct clocks *c)
+{
+	c->mono = now_mono();
+	c->boot = clock_secs(CLOCK_BOOTTIME);
+	c->real = clock_secs(CLOCK_REALTIME);
 }
 
 static void
@@ -223,6 +240,19 @@ watchers_close(struct wchan *c)
 	c->w = NULL;
 	c->nw = 0;
 	c->connected = false;
+}
+
+/* After a suspend the connections may be dead without knowing it (the
+ * server or a NAT box on the way gave up on them): DONE and LOGOUT would
+ * each wait the account's timeout for a reply.  With the sockets shut
+ * down both fail at once, and the stores close without a word more. */
+static void
+watchers_drop(struct wchan *c)
+{
+	for (size_t i = 0; i < c->nw; i++)
+		if (c->w[i].fd >= 0)
+			shutdown(c->w[i].fd, SHUT_RDWR);
+	watchers_close(c);
 }
 
 /* The server connection failed: report it once per outage, try again
@@ -787,28 +817,75 @@ signals_input(struct watch *w)
 		reload(w);
 }
 
-/* A suspend stops the monotonic clock but not the wall clock: after one,
- * every connection is suspect and changes may have been missed. */
+/* Every connection is suspect: renew them all, then a full sync. */
 static void
-check_clocks(struct watch *w)
+resume(struct watch *w)
 {
-	double off = clock_secs(CLOCK_REALTIME) - now_mono();
-	double jump = off - w->clock_offset;
+	for (size_t i = 0; i < w->nch; i++) {
+		struct wchan *c = &w->ch[i];
 
-	if (jump > WATCH_CLOCK_JUMP || jump < -WATCH_CLOCK_JUMP) {
-		note(w, LOG_NORMAL, "the clock jumped by %.0f s (suspend and "
-		    "resume?); reconnecting and syncing", jump);
-		for (size_t i = 0; i < w->nch; i++) {
-			struct wchan *c = &w->ch[i];
-
-			watchers_close(c);
-			c->backoff = WATCH_BACKOFF_MIN;
-			c->reconnect_at = now_mono();
-			c->rewatch = true;
-			mark_dirty(c, NULL, 0);
-		}
+		watchers_drop(c);
+		c->backoff = WATCH_BACKOFF_MIN;
+		c->sync_backoff = WATCH_BACKOFF_MIN;
+		c->reconnect_at = now_mono();
+		mark_dirty(c, NULL, 0);
 	}
-	w->clock_offset = off;
+}
+
+/*
+ * After a wait of `asked` seconds that began at BOOTTIME `start`: whether
+ * the process was away (suspended or stopped) since the last check, so that
+ * its connections may have died unnoticed.  Three signs: the wait ended
+ * much later than asked (a SIGSTOP, a frozen cgroup, a suspend); BOOTTIME
+ * gained on MONOTONIC (a suspend, even one during a sync, whose length is
+ * not otherwise known); the wall clock jumped against MONOTONIC (a paused
+ * virtual machine, or a clock set by hand: a false alarm that costs one
+ * sync).  If so, say it once and renew everything.
+ */
+static bool
+check_resume(struct watch *w, double start, double asked)
+{
+	struct clocks now;
+	double late, gap, jump;
+
+	clocks_read(&now);
+	late = now.boot - start - asked;
+	gap = (now.boot - now.mono) - (w->clk.boot - w->clk.mono);
+	jump = (now.real - now.mono) - (w->clk.real - w->clk.mono);
+	w->clk = now;
+	if (gap > late)
+		late = gap;
+	if (late > w->late_max)
+		note(w, LOG_NORMAL, "woke up %.0f s late (suspend or stop?): "
+		    "reconnecting and syncing", late);
+	else if (jump > w->late_max || jump < -w->late_max)
+		note(w, LOG_NORMAL, "the clock jumped by %+.0f s (suspend and "
+		    "resume?): reconnecting and syncing", jump);
+	else
+		return false;
+	resume(w);
+	return true;
+}
+
+/* $MAILSYNC_WATCH_HEARTBEAT, a whole number of seconds, lets a test stop
+ * the process for a few seconds instead of a minute. */
+static void
+heartbeat_init(struct watch *w)
+{
+	const char *v = getenv("MAILSYNC_WATCH_HEARTBEAT");
+	char *end;
+	long n;
+
+	w->heartbeat = WATCH_HEARTBEAT;
+	w->late_max = WATCH_CLOCK_JUMP;
+	if (v == NULL || *v == '\0')
+		return;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n <= 0 || n > WATCH_HEARTBEAT)
+		return;
+	w->heartbeat = (double)n;
+	w->late_max = (double)n;
 }
 
 /* ---- the loop -------------------------------------------------------- */
@@ -816,7 +893,7 @@ check_clocks(struct watch *w)
 static double
 next_wakeup(const struct watch *w, double now)
 {
-	double t = now + WAKE_MAX;
+	double t = now + w->heartbeat;
 
 	for (size_t i = 0; i < w->nch; i++) {
 		const struct wchan *c = &w->ch[i];
@@ -882,14 +959,29 @@ syncs(struct watch *w)
 	}
 }
 
+/* poll(2) counts its timeout on MONOTONIC, which stops while the machine
+ * sleeps: a BOOTTIME timer set for the same moment ends the wait as soon as
+ * the machine wakes up, if it slept past it.  Setting it again clears what
+ * it counted, so it is never read. */
+static void
+timer_arm(struct watch *w, int timeout)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = timeout / 1000;
+	its.it_value.tv_nsec = (long)(timeout % 1000) * 1000000;
+	timerfd_settime(w->tfd, 0, &its, NULL);
+}
+
 static void
 wait_events(struct watch *w)
 {
-	size_t n = 2, k = 0;
+	size_t n = 3, k = 0;
 	struct pollfd *pf;
-	double now = now_mono(), t = next_wakeup(w, now);
+	double now = now_mono(), t = next_wakeup(w, now), start;
 	/* rounded up: waking a little early would spin until due */
 	int timeout = t <= now ? 0 : (int)((t - now) * 1000) + 1;
+	bool resumed;
 	int r;
 
 	for (size_t i = 0; i < w->nch; i++)
@@ -897,17 +989,22 @@ wait_events(struct watch *w)
 	pf = xcalloc(n, sizeof(*pf));
 	pf[k++] = (struct pollfd){ .fd = w->sigfd, .events = POLLIN };
 	pf[k++] = (struct pollfd){ .fd = w->infd, .events = POLLIN };
+	pf[k++] = (struct pollfd){ .fd = w->tfd, .events = POLLIN };
 	for (size_t i = 0; i < w->nch; i++)
 		for (size_t j = 0; j < w->ch[i].nw; j++)
 			pf[k++] = (struct pollfd){ .fd = w->ch[i].w[j].fd,
 				.events = POLLIN };
+	timer_arm(w, timeout);
+	start = clock_secs(CLOCK_BOOTTIME);
 	r = poll(pf, k, timeout);
+	/* What the watchers say after that is stale: they are gone. */
+	resumed = check_resume(w, start, timeout / 1000.0);
 	if (r > 0) {
 		if (pf[1].revents)
 			inotify_input(w);
 		/* Watchers before signals: a reload frees them. */
-		k = 2;
-		for (size_t i = 0; i < w->nch; i++) {
+		k = 3;
+		for (size_t i = 0; i < w->nch && !resumed; i++) {
 			struct wchan *c = &w->ch[i];
 			size_t nw = c->nw;
 
@@ -928,7 +1025,7 @@ watch_run(const struct watch_params *p, struct cfg **cfgp,
 {
 	struct watch w = {
 		.p = p, .cfgp = cfgp, .selp = selp, .nselp = nselp,
-		.sigfd = -1, .infd = -1,
+		.sigfd = -1, .infd = -1, .tfd = -1,
 	};
 	sigset_t old;
 
@@ -945,10 +1042,18 @@ watch_run(const struct watch_params *p, struct cfg **cfgp,
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return -1;
 	}
-	w.clock_offset = clock_secs(CLOCK_REALTIME) - now_mono();
+	w.tfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (w.tfd < 0) {
+		err_sys(e, ERR_FAIL, "timerfd_create");
+		close(w.infd);
+		close(w.sigfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	heartbeat_init(&w);
+	clocks_read(&w.clk);
 	channels_init(&w);
 	while (!w.stop) {
-		check_clocks(&w);
 		timers(&w);
 		syncs(&w);
 		if (w.stop)
@@ -957,6 +1062,7 @@ watch_run(const struct watch_params *p, struct cfg **cfgp,
 	}
 	channels_free(&w);
 	free(w.we);
+	close(w.tfd);
 	close(w.infd);
 	close(w.sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);

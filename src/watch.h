@@ -22,8 +22,13 @@
 /* Reconnect and retry backoff, doubled per failure, with jitter. */
 #define WATCH_BACKOFF_MIN 1.0
 #define WATCH_BACKOFF_MAX 300.0
-/* A jump of the wall clock against the monotonic one larger than this is
- * taken for a suspend and resume (or a clock change): reconnect, resync. */
+/* The longest the loop sleeps, and how much later than asked a wake-up
+ * (or how far the wall clock jumps against the monotonic one) must be to
+ * be taken for a suspend or a stop: then every server connection is
+ * suspect, so they are renewed and every channel synced in full.  A stop
+ * shorter than their sum may go unnoticed.  $MAILSYNC_WATCH_HEARTBEAT (a
+ * number of seconds, for tests) sets both. */
+#define WATCH_HEARTBEAT 30.0
 #define WATCH_CLOCK_JUMP 10.0
 
 /* What watch_run needs from main.c, which alone prints. */
@@ -53,11 +58,14 @@ struct watch_params {
  * inotify on the cur/ and new/ of every synced folder; a change syncs its
  * channel again within WATCH_MAX_DELAY seconds (only the folders that
  * changed, for changes on disk), and every `poll-interval` seconds the
- * whole channel is synced.  SIGHUP loads the config again and resolves the
- * selectors anew: on success *cfgp, *selp and *nselp are replaced (the old
- * ones freed), on error the old ones stay.  The caller frees what they
- * point to when watch_run returns.  Returns 0 after a signal, or -1 when
- * watching cannot start at all (signalfd, inotify).
+ * whole channel is synced.  After a suspend or a stop (WATCH_HEARTBEAT)
+ * the IDLE connections, which may have died unnoticed, are dropped without
+ * a word and opened again, and every channel is synced in full.  SIGHUP
+ * loads the config again and resolves the selectors anew: on success
+ * *cfgp, *selp and *nselp are replaced (the old ones freed), on error the
+ * old ones stay.  The caller frees what they point to when watch_run
+ * returns.  Returns 0 after a signal, or -1 when watching cannot start at
+ * all (signalfd, inotify, timerfd).
  */
 int watch_run(const struct watch_params *p, struct cfg **cfgp,
     struct cfg_selection **selp, size_t *nselp, struct err *e);

@@ -471,6 +471,253 @@ def cmd_fetch(port, user, password, ca, what):
 	return 0
 
 
+def log_size(path):
+	try:
+		return os.path.getsize(path)
+	except OSError:
+		return 0
+
+
+def wait_until(cond, limit, step=0.02):
+	"""Poll cond() every step seconds for at most limit seconds; the time
+	from the call to the first true result, or None."""
+	t0 = time.monotonic()
+	while True:
+		if cond():
+			return time.monotonic() - t0
+		if time.monotonic() - t0 > limit:
+			return None
+		time.sleep(step)
+
+
+def quiet(log, still=2.5, limit=60):
+	"""Wait until the watcher has logged nothing for `still` seconds (with
+	-v it logs every sync, including the one that echoes a change)."""
+	t0 = time.monotonic()
+	size, since = log_size(log), time.monotonic()
+	while time.monotonic() - t0 < limit:
+		time.sleep(0.1)
+		n = log_size(log)
+		if n != size:
+			size, since = n, time.monotonic()
+		elif time.monotonic() - since >= still:
+			return
+
+
+def test_id(path):
+	with open(path, "rb") as fp:
+		head = fp.read(8192)
+	m = re.search(rb"^X-Test-Id: *(\S+)", head, re.M)
+	return m.group(1).decode() if m else None
+
+
+def bases(inbox):
+	"""The message file names of a Maildir folder, without flags."""
+	return {e.rpartition(":2,")[0] or e for sub in ("cur", "new")
+	    for e in os.listdir(os.path.join(inbox, sub))}
+
+
+def proc_usage(pid):
+	"""CPU seconds, peak RSS in KiB and bytes written of a live process."""
+	with open("/proc/%d/stat" % pid) as fp:
+		f = fp.read().rpartition(")")[2].split()
+	cpu = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+	rss = wb = -1
+	with open("/proc/%d/status" % pid) as fp:
+		for line in fp:
+			if line.startswith("VmHWM:"):
+				rss = int(line.split()[1])
+	try:
+		with open("/proc/%d/io" % pid) as fp:
+			for line in fp:
+				if line.startswith("write_bytes:"):
+					wb = int(line.split()[1])
+	except OSError:
+		pass
+	return cpu, rss, wb
+
+
+WATCH_KINDS = ("srv_flag", "srv_new", "disk_flag", "disk_new")
+
+
+def cmd_watch(out, log, mailsync, conf, root, dconf, user, port, password,
+    ca, trials):
+	"""watch OUT LOG MAILSYNC CONF ROOT DCONF USER PORT PASS CA TRIALS:
+	run mailsync -w and time TRIALS changes of each kind until they show
+	on the other side.  OUT gets a line per kind (its latencies, -1 for a
+	change not seen within 30 s) and "proc CPU_S RSS_KIB WBYTES RC"."""
+	trials = int(trials)
+	limit = int(os.environ.get("BENCH_TIMEOUT", "3600"))
+	inbox = os.path.join(root, "INBOX")
+	res = {k: [] for k in WATCH_KINDS}
+	errf = open(log, "wb")
+	proc = subprocess.Popen([mailsync, "-v", "-w", "-c", conf, "-a"],
+	    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf,
+	    start_new_session=True)
+	errf.close()
+	usage = (-1.0, -1, -1)
+	rc = -1
+	try:
+		def ready():
+			with open(log, "rb") as fp:
+				t = fp.read()
+			if proc.poll() is not None:
+				raise SystemExit("mailsync -w exited with %d" %
+				    proc.returncode)
+			watching = rb"watching .* with (NOTIFY|IDLE)"
+			synced = rb" \S+: \d+ folders?,"
+			return re.search(watching, t) and re.search(synced, t)
+		if wait_until(ready, limit, 0.2) is None:
+			raise SystemExit("mailsync -w did not start watching")
+		quiet(log)
+		# messages to flag: unflagged ones of INBOX, with their UIDs
+		im = login(port, user, password, ca)
+		typ, sel = im.select("INBOX", readonly=True)
+		if typ != "OK":
+			raise SystemExit("EXAMINE INBOX failed")
+		cand = []
+		for e in sorted(os.listdir(os.path.join(inbox, "cur"))):
+			if "F" in e.rpartition(":2,")[2] or ":2," not in e:
+				continue
+			mid = test_id(os.path.join(inbox, "cur", e))
+			if mid is None:
+				continue
+			typ, data = im.uid("SEARCH", "HEADER", "X-Test-Id", mid)
+			uids = data[0].split() if typ == "OK" else []
+			if len(uids) == 1:
+				cand.append((e, mid, uids[0].decode()))
+			if len(cand) == 2 * trials:
+				break
+		if len(cand) < 2 * trials:
+			raise SystemExit("too few unflagged messages in INBOX")
+
+		def local_flagged(base):
+			return any(e.startswith(base + ":2,") and
+			    "F" in e.rpartition(":2,")[2]
+			    for e in os.listdir(os.path.join(inbox, "cur")))
+
+		# imaplib hands out every FETCH the server sent since the last
+		# look, other messages' too: only the one for uid counts.
+		def server_flagged(uid):
+			im.noop()
+			typ, data = im.uid("FETCH", uid, "(FLAGS)")
+			want = ("UID %s " % uid).encode()
+			return typ == "OK" and any(want in d and
+			    b"\\Flagged" in d for d in data
+			    if isinstance(d, bytes))
+
+		# STATUS of the selected folder tells what the session last
+		# saw; NOOP brings the news (EXISTS).
+		exists = [int(sel[-1])]
+
+		def server_count():
+			im.noop()
+			n = im.response("EXISTS")[1][-1]
+			if n is not None:
+				exists[0] = int(n)
+			return exists[0]
+
+		def message(mid):
+			return ("From: Bench <bench@example.org>\n"
+			    "To: You <you@example.org>\nSubject: watch %s\n"
+			    "Date: %s\nMessage-ID: <%s@bench.example.org>\n"
+			    "X-Test-Id: %s\n\nA new message.\n" % (mid,
+			    email.utils.formatdate(), mid, mid)).encode()
+
+		for t in range(trials):
+			quiet(log)
+			name, mid, uid = cand[2 * t]
+			base = name.rpartition(":2,")[0]
+			doveadm(dconf, "flags", "add", "-u", user, "\\Flagged",
+			    "mailbox", "INBOX", "uid", uid)
+			res["srv_flag"].append(wait_until(
+			    lambda: local_flagged(base), 30))
+
+			quiet(log)
+			before = bases(inbox)
+			subprocess.run(["doveadm", "-c", dconf, "save", "-u",
+			    user, "-m", "INBOX"], input=message("ws%02d" % t),
+			    check=True)
+			res["srv_new"].append(wait_until(
+			    lambda: len(bases(inbox) - before) > 0, 30))
+
+			quiet(log)
+			name, mid, uid = cand[2 * t + 1]
+			flags = name.rpartition(":2,")[2]
+			new = name.rpartition(":2,")[0] + ":2," + \
+			    "".join(sorted(flags + "F"))
+			os.rename(os.path.join(inbox, "cur", name),
+			    os.path.join(inbox, "cur", new))
+			res["disk_flag"].append(wait_until(
+			    lambda: server_flagged(uid), 30))
+
+			quiet(log)
+			n0 = server_count()
+			fn = "%d.W%dP%d.bench" % (time.time(), t, os.getpid())
+			write_file(inbox, "tmp", fn, message("wd%02d" % t),
+			    time.time())
+			os.rename(os.path.join(inbox, "tmp", fn),
+			    os.path.join(inbox, "new", fn))
+			res["disk_new"].append(wait_until(
+			    lambda: server_count() > n0, 30))
+			sys.stderr.write("[bench] W trial %d: %s\n" % (t + 1,
+			    " ".join("%s %s" % (k, "-" if res[k][-1] is None
+			    else "%.2fs" % res[k][-1]) for k in WATCH_KINDS)))
+		im.logout()
+		usage = proc_usage(proc.pid)
+	finally:
+		if proc.poll() is None:
+			proc.send_signal(signal.SIGTERM)
+			try:
+				rc = proc.wait(30)
+			except subprocess.TimeoutExpired:
+				os.killpg(proc.pid, signal.SIGKILL)
+				proc.wait()
+		else:
+			rc = proc.returncode
+		with open(out, "w") as fp:
+			for k in WATCH_KINDS:
+				lat = ("-1" if x is None else "%.3f" % x
+				    for x in res[k])
+				fp.write("%s %s\n" % (k, " ".join(lat)))
+			fp.write("proc %.3f %d %d %d\n" % (usage + (rc,)))
+	return 0
+
+
+def watch_cells(resdir, notes):
+	"""The W row's cells, from RESDIR/W."""
+	lat = {}
+	proc = None
+	try:
+		with open(os.path.join(resdir, "W")) as fp:
+			for line in fp:
+				f = line.split()
+				if f and f[0] == "proc":
+					proc = (float(f[1]), int(f[2]),
+					    int(f[3]), int(f[4]))
+				elif f:
+					lat[f[0]] = [float(x) for x in f[1:]]
+	except (OSError, ValueError, IndexError):
+		pass
+	cells = []
+	for k in WATCH_KINDS:
+		v = lat.get(k, [])
+		if not v or min(v) < 0:
+			cells.append("FAILED")
+			notes.append("mailsync W %s FAILED (%s)" % (k,
+			    "%d of %d changes not seen within 30 s" % (
+			    sum(1 for x in v if x < 0), len(v)) if v
+			    else "not run"))
+		else:
+			cells.append("%.2f" % statistics.median(v))
+	if proc is not None and proc[3] != 0:
+		notes.append("mailsync W: exit %d after SIGTERM" % proc[3])
+	if proc is None or proc[0] < 0:
+		return cells, "—", "—", "—"
+	return cells, "%.2f" % proc[0], "%.1f" % (proc[1] / 1024.0), \
+	    "—" if proc[2] < 0 else "%.1f" % (proc[2] / 1048576.0)
+
+
 def read_result(path):
 	try:
 		with open(path) as fp:
@@ -543,6 +790,10 @@ def cmd_table(resdir, reps, nmsg, mib):
 		    label, f(a, 0, "%.2f"), f(b, 0, "%.2f"), ratio,
 		    f(a, 1, "%.2f"), f(b, 1, "%.2f"), f(a, 2, "%.1f"),
 		    f(b, 2, "%.1f"), f(a, 3, "%.1f"), f(b, 3, "%.1f")))
+	lat, cpu, rss, wb = watch_cells(resdir, notes)
+	print("| W: watch latency, s (server flag / server new / disk flag "
+	    "/ disk new) | %s | n/a | — | %s | n/a | %s / n/a | %s / n/a |"
+	    % (" / ".join(lat), cpu, rss, wb))
 	runs = [read_result(os.path.join(resdir, "floor.%d" % r))
 	    for r in range(1, reps + 1)]
 	runs = [x for x in runs if x is not None and x[0] == 0]
@@ -566,7 +817,8 @@ def cmd_table(resdir, reps, nmsg, mib):
 
 def main():
 	cmds = {"gen": cmd_gen, "new": cmd_new, "measure": cmd_measure,
-	    "check": cmd_check, "fetch": cmd_fetch, "table": cmd_table}
+	    "check": cmd_check, "fetch": cmd_fetch, "watch": cmd_watch,
+	    "table": cmd_table}
 	if len(sys.argv) < 2 or sys.argv[1] not in cmds:
 		sys.stderr.write("benchlib.py: unknown command\n")
 		return 2
@@ -771,6 +1023,18 @@ for rep in $(seq "$REPS"); do
 		bail "writing new messages failed"
 	both S5 "$rep"
 done
+
+# ---- W: watch latency ----------------------------------------------------
+# mbsync has no watch mode.  mailsync -w on its synced Maildir; each change
+# is timed from when it is made (doveadm returned, rename done) until the
+# other side shows it, polled every 20 ms, after the watcher has been quiet
+# for 2.5 s; a change not seen within 30 s fails the row.
+WTRIALS=$((REPS > 5 ? REPS : 5))
+say "W: mailsync -w, $WTRIALS changes of each kind"
+sleep 2.2
+python3 "$PY" watch "$RES/W" "$T/logs/W.log" "$MAILSYNC" "$T/ms.yaml" \
+	"$MS_DIR/mail" "$DOVECOT_CONF" ms "$IMAPS_PORT" "$PASS" "$CERT" \
+	"$WTRIALS" || say "W: FAILED"
 
 # ---- report ------------------------------------------------------------
 ms_version=$("$MAILSYNC" --version 2>/dev/null | head -1)
