@@ -57,6 +57,8 @@ at_exit stop_watch
 
 wait_for 20 has_local INBOX m1
 ok $? "the watcher's first sync pulls what is there"
+# the summary follows the files by a moment
+wait_for 10 logged 'test: 2 folders'
 like "$(cat "$T/w.err")" \
 	"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8} test: 2 folders, 1 pulled" \
 	"a time-stamped summary line per sync on stderr"

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* What the parts of the IMAP store (src/imap*.c) share; libetpan inside. */
+#ifndef MAILSYNC_IMAP_PRIV_H
+#define MAILSYNC_IMAP_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libetpan/libetpan.h>
+
+#include "cfg.h"
+#include "err.h"
+#include "imap_io.h"
+#include "store.h"
+
+/* UIDs per UID set in one command. */
+#define SET_CHUNK 1000
+
+struct imap_store {
+	struct store base;	/* first: the engine sees only this */
+	const struct cfg_account *acct;
+	char *label;
+	struct imap_io *io;
+	mailimap *imap;
+	bool ready;		/* open succeeded */
+	bool broken;		/* the session is unusable */
+	enum err_code broken_code;
+	char broken_msg[sizeof(((struct err *)0)->msg)];
+	char delim;		/* hierarchy delimiter; 0 for none (NIL) */
+	bool uidplus, condstore;
+	char *sel_name;		/* canonical name of the selected one */
+	char *sel_wire;
+	struct folder_status sel;
+};
+
+static inline struct imap_store *
+imap_of(struct store *st)
+{
+	return (struct imap_store *)st;
+}
+
+static inline bool
+has_cap(struct imap_store *s, const char *name)
+{
+	return imap_has_cap(s->imap, name);
+}
+
+/*
+ * A function named imap_<member> implements that member of store_ops: its
+ * contract is in store.h.  The table itself is in imap.c.
+ */
+
+/* ---- session (imap.c) ------------------------------------------------ */
+
+/* The server's words from the last tagged reply ("[CODE] text"), never
+ * NULL; valid until the next command. */
+const char *imap_server_text(struct imap_store *s);
+/* Whether the last tagged reply was OK (libetpan takes a NO that came
+ * with data for a success). */
+bool imap_tagged_ok(struct imap_store *s);
+/* Mark the session unusable (the first reason is kept for later calls)
+ * and fill e with "label: what: why"; returns -1. */
+int imap_set_broken(struct imap_store *s, enum err_code code,
+    const char *what, const char *why, struct err *e);
+/* Turn the MAILIMAP_* code r of a failed libetpan call during `what` into
+ * e, marking the session broken when the connection is in doubt; -1. */
+int imap_fail(struct imap_store *s, int r, const char *what, struct err *e);
+/* 0, or -1 with e filled when the session is not open or broken (and for
+ * imap_check_selected, when no folder is selected). */
+int imap_check_usable(struct imap_store *s, const char *what, struct err *e);
+int imap_check_selected(struct imap_store *s, const char *what,
+    struct err *e);
+
+/* ---- folders (imap_folders.c) ---------------------------------------- */
+
+/* Canonical folder name -> server name (delimiter, modified UTF-7) in
+ * *out, which the caller frees; -1 for a name the server cannot hold. */
+int imap_wire_name(struct imap_store *s, const char *name, char **out,
+    struct err *e);
+/* STATUS of a folder by its server name (name is for messages), without
+ * selecting it. */
+int imap_status_wire(struct imap_store *s, const char *wname,
+    const char *name, struct folder_status *out, struct err *e);
+int imap_list_folders(struct store *st, struct folder_list *out,
+    struct err *e);
+int imap_create_folder(struct store *st, const char *name, struct err *e);
+int imap_delete_folder(struct store *st, const char *name, struct err *e);
+int imap_status(struct store *st, const char *name,
+    struct folder_status *out, struct err *e);
+
+/* ---- reading (imap_read.c) ------------------------------------------- */
+
+/* What one FETCH response carried. */
+struct fetched {
+	uint32_t uid;
+	bool has_uid, has_flags, has_size, has_date;
+	struct flags flags;
+	uint32_t size;
+	int64_t date;
+	const char *body;	/* BODY[...] content, owned by libetpan */
+	size_t body_len;
+	bool has_body;
+};
+
+/* Fill f from att; the caller frees f->flags (f->body stays att's). */
+void imap_read_msg_att(struct mailimap_msg_att *att, struct fetched *f);
+/* UID, plus FLAGS for a listing, INTERNALDATE, RFC822.SIZE and the
+ * Message-ID header for msgid, the whole body (peeking) for body. */
+struct mailimap_fetch_type *imap_fetch_type_new(bool listing, bool msgid,
+    bool body);
+/* A UID set from sorted uids[0..n), as ranges. */
+struct mailimap_set *imap_uid_set(const uint32_t *uids, size_t n);
+/* qsort comparison of uint32_t. */
+int imap_cmp_u32(const void *a, const void *b);
+int imap_select(struct store *st, const char *name,
+    struct folder_status *out, struct err *e);
+int imap_list(struct store *st, struct msg_list *out, struct err *e);
+int imap_list_changed(struct store *st, uint64_t since,
+    struct msg_list *out, uint32_t *exists, struct err *e);
+int imap_uids(struct store *st, uint32_t **out, size_t *n, struct err *e);
+int imap_details(struct store *st, struct msg **msgs, size_t n,
+    struct err *e);
+int imap_fetch(struct store *st, const struct msg *m, struct buf *out,
+    struct err *e);
+int imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
+    store_body_fn *fn, void *arg, struct err *e);
+
+/* ---- writing (imap_write.c) ------------------------------------------ */
+
+int imap_append(struct store *st, const char *data, size_t len,
+    const struct flags *fl, int64_t date, struct msg *out, struct err *e);
+int imap_set_flags(struct store *st, struct flag_change *v, size_t n,
+    struct err *e);
+int imap_remove(struct store *st, struct msg **msgs, size_t n,
+    struct err *e);
+int imap_move(struct store *st, struct msg **msgs, size_t n,
+    const char *to, struct msg *out, struct err *e);
+
+/* ---- watching (imap_idle.c) ------------------------------------------ */
+
+int imap_idle_start(struct store *st, const char *name, int *fd_out,
+    bool *changed_out, struct err *e);
+int imap_idle_check(struct store *st, bool *changed_out, struct err *e);
+int imap_idle_done(struct store *st, bool again, int *fd_out,
+    bool *changed_out, struct err *e);
+
+#endif

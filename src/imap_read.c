@@ -1,0 +1,816 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* IMAP reading: SELECT, listings, CHANGEDSINCE, message details, bodies. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libetpan/libetpan.h>
+
+#include "imap_io.h"
+#include "imap_priv.h"
+#include "util.h"
+
+/* Messages per FETCH while listing: bounds what libetpan holds at once. */
+#define LIST_CHUNK 2000
+
+/* ---- select ---------------------------------------------------------- */
+
+static void
+fill_status(struct imap_store *s, struct folder_status *out)
+{
+	struct mailimap_selection_info *si = s->imap->imap_selection_info;
+
+	if (si != NULL) {
+		s->sel.exists = si->sel_exists;
+		if (si->sel_uidnext > s->sel.uidnext)
+			s->sel.uidnext = si->sel_uidnext;
+	}
+	if (out != NULL)
+		*out = s->sel;
+}
+
+int
+imap_select(struct store *st, const char *name, struct folder_status *out,
+    struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct mailimap_selection_info *si;
+	uint64_t modseq = 0;
+	char *wire, what[300];
+	int r;
+
+	snprintf(what, sizeof(what), "SELECT %s", name);
+	if (imap_check_usable(s, what, e) < 0)
+		return -1;
+	if (s->sel_name != NULL && strcmp(s->sel_name, name) == 0) {
+		/* Same folder: a NOOP brings EXISTS/EXPUNGE news. */
+		r = mailimap_noop(s->imap);
+		if (r != MAILIMAP_NO_ERROR)
+			return imap_fail(s, r, what, e);
+		fill_status(s, out);
+		return 0;
+	}
+	if (imap_wire_name(s, name, &wire, e) < 0)
+		return -1;
+	free(s->sel_name);
+	free(s->sel_wire);
+	s->sel_name = NULL;
+	s->sel_wire = NULL;
+	memset(&s->sel, 0, sizeof(s->sel));
+
+	imap_io_allow_permflags(s->io, true);
+	if (s->condstore)
+		r = mailimap_select_condstore(s->imap, wire, &modseq);
+	else
+		r = mailimap_select(s->imap, wire);
+	si = s->imap->imap_selection_info;
+	if (r != MAILIMAP_NO_ERROR || si == NULL) {
+		imap_io_allow_permflags(s->io, false);
+		free(wire);
+		return imap_fail(s, r, what, e);
+	}
+	if (si->sel_uidvalidity == 0) {
+		imap_io_allow_permflags(s->io, false);
+		free(wire);
+		return err_set(e, ERR_FAIL, "%s: %s: the server sent no "
+		    "UIDVALIDITY", s->label, what);
+	}
+	s->sel.uidvalidity = si->sel_uidvalidity;
+	s->sel.highestmodseq = modseq;
+	s->sel_name = xstrdup(name);
+	s->sel_wire = wire;
+	fill_status(s, out);
+	return 0;
+}
+
+/* ---- message attributes ---------------------------------------------- */
+
+static int64_t
+date_to_unix(const struct mailimap_date_time *d)
+{
+	struct tm tm = { 0 };
+	int zone = d->dt_zone < 0 ? -d->dt_zone : d->dt_zone;
+	int64_t off = (int64_t)(zone / 100) * 3600 + (zone % 100) * 60;
+
+	tm.tm_year = d->dt_year - 1900;
+	tm.tm_mon = d->dt_month - 1;
+	tm.tm_mday = d->dt_day;
+	tm.tm_hour = d->dt_hour;
+	tm.tm_min = d->dt_min;
+	tm.tm_sec = d->dt_sec;
+	return (int64_t)timegm(&tm) - (d->dt_zone < 0 ? -off : off);
+}
+
+static void
+add_flag(struct flags *fl, struct mailimap_flag *f)
+{
+	const char *kw;
+	unsigned bit;
+
+	switch (f->fl_type) {
+	case MAILIMAP_FLAG_ANSWERED:
+		fl->bits |= FLAG_ANSWERED;
+		return;
+	case MAILIMAP_FLAG_FLAGGED:
+		fl->bits |= FLAG_FLAGGED;
+		return;
+	case MAILIMAP_FLAG_DELETED:
+		fl->bits |= FLAG_DELETED;
+		return;
+	case MAILIMAP_FLAG_SEEN:
+		fl->bits |= FLAG_SEEN;
+		return;
+	case MAILIMAP_FLAG_DRAFT:
+		fl->bits |= FLAG_DRAFT;
+		return;
+	case MAILIMAP_FLAG_KEYWORD:
+		kw = f->fl_data.fl_keyword;
+		if (kw == NULL)
+			return;
+		if ((bit = flags_bit_from_imap(kw)) != 0)
+			fl->bits |= bit;
+		else if (flags_keyword_valid(kw))
+			flags_kw_add(&fl->kw, kw);
+		return;
+	default:
+		return;	/* unknown \Extension flags, \Recent */
+	}
+}
+
+void
+imap_read_msg_att(struct mailimap_msg_att *att, struct fetched *f)
+{
+	clistiter *it, *jt;
+
+	memset(f, 0, sizeof(*f));
+	for (it = clist_begin(att->att_list); it != NULL; it = clist_next(it)) {
+		struct mailimap_msg_att_item *item = clist_content(it);
+		struct mailimap_msg_att_static *st;
+
+		if (item->att_type == MAILIMAP_MSG_ATT_ITEM_DYNAMIC) {
+			struct mailimap_msg_att_dynamic *dyn =
+			    item->att_data.att_dyn;
+
+			f->has_flags = true;
+			if (dyn == NULL || dyn->att_list == NULL)
+				continue;
+			for (jt = clist_begin(dyn->att_list); jt != NULL;
+			    jt = clist_next(jt)) {
+				struct mailimap_flag_fetch *ff =
+				    clist_content(jt);
+
+				if (ff->fl_type == MAILIMAP_FLAG_FETCH_OTHER &&
+				    ff->fl_flag != NULL)
+					add_flag(&f->flags, ff->fl_flag);
+			}
+			continue;
+		}
+		if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC ||
+		    (st = item->att_data.att_static) == NULL)
+			continue;
+		switch (st->att_type) {
+		case MAILIMAP_MSG_ATT_UID:
+			f->uid = st->att_data.att_uid;
+			f->has_uid = true;
+			break;
+		case MAILIMAP_MSG_ATT_RFC822_SIZE:
+			f->size = st->att_data.att_rfc822_size;
+			f->has_size = true;
+			break;
+		case MAILIMAP_MSG_ATT_INTERNALDATE:
+			if (st->att_data.att_internal_date != NULL) {
+				f->date = date_to_unix(
+				    st->att_data.att_internal_date);
+				f->has_date = true;
+			}
+			break;
+		case MAILIMAP_MSG_ATT_BODY_SECTION:
+			if (st->att_data.att_body_section != NULL) {
+				f->body = st->att_data.att_body_section
+				    ->sec_body_part;
+				f->body_len = st->att_data.att_body_section
+				    ->sec_length;
+				f->has_body = true;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+struct mailimap_fetch_type *
+imap_fetch_type_new(bool listing, bool msgid, bool body)
+{
+	struct mailimap_fetch_type *ft =
+	    mailimap_fetch_type_new_fetch_att_list_empty();
+
+	mailimap_fetch_type_new_fetch_att_list_add(ft,
+	    mailimap_fetch_att_new_uid());
+	/* The listing is UID and FLAGS only: sizes and dates cost the server
+	 * (Dovecot) several times more, and only new messages need them, so
+	 * they come with the details. */
+	if (listing)
+		mailimap_fetch_type_new_fetch_att_list_add(ft,
+		    mailimap_fetch_att_new_flags());
+	if (msgid) {
+		mailimap_fetch_type_new_fetch_att_list_add(ft,
+		    mailimap_fetch_att_new_internaldate());
+		mailimap_fetch_type_new_fetch_att_list_add(ft,
+		    mailimap_fetch_att_new_rfc822_size());
+	}
+	if (msgid) {
+		clist *hdrs = clist_new();
+		struct mailimap_header_list *hl;
+
+		clist_append(hdrs, xstrdup("MESSAGE-ID"));
+		hl = mailimap_header_list_new(hdrs);
+		mailimap_fetch_type_new_fetch_att_list_add(ft,
+		    mailimap_fetch_att_new_body_peek_section(
+		    mailimap_section_new_header_fields(hl)));
+	}
+	if (body)
+		mailimap_fetch_type_new_fetch_att_list_add(ft,
+		    mailimap_fetch_att_new_body_peek_section(
+		    mailimap_section_new(NULL)));
+	return ft;
+}
+
+/* A UID set from sorted uids[0..n), as ranges. */
+struct mailimap_set *
+imap_uid_set(const uint32_t *uids, size_t n)
+{
+	struct mailimap_set *set = mailimap_set_new_empty();
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		while (j + 1 < n && uids[j + 1] <= uids[j] + 1)
+			j++;
+		mailimap_set_add_interval(set, uids[i], uids[j]);
+		i = j + 1;
+	}
+	return set;
+}
+
+int
+imap_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool
+expunges_seen(struct imap_store *s)
+{
+	struct mailimap_response_info *ri = s->imap->imap_response_info;
+
+	return ri != NULL && ri->rsp_expunged != NULL &&
+	    clist_count(ri->rsp_expunged) > 0;
+}
+
+/*
+ * One pass over the folder by sequence ranges: 1 done, 0 when an expunge
+ * shifted the numbers under us (start again), -1 on error.
+ */
+static int
+list_pass(struct imap_store *s, struct msg_list *out, struct err *e)
+{
+	struct mailimap_fetch_type *ft =
+	    imap_fetch_type_new(true, false, false);
+	char what[300];
+	uint32_t lo = 1;
+	int rc = 1;
+
+	snprintf(what, sizeof(what), "FETCH %s", s->sel_name);
+	while (rc == 1 && s->imap->imap_selection_info != NULL &&
+	    lo <= s->imap->imap_selection_info->sel_exists) {
+		uint32_t total = s->imap->imap_selection_info->sel_exists;
+		uint32_t hi = total - lo < LIST_CHUNK ? total :
+		    lo + LIST_CHUNK - 1;
+		struct mailimap_set *set = mailimap_set_new_interval(lo, hi);
+		clist *result = NULL;
+		clistiter *it;
+		int r;
+
+		r = mailimap_fetch(s->imap, set, ft, &result);
+		mailimap_set_free(set);
+		if (r != MAILIMAP_NO_ERROR) {
+			rc = imap_fail(s, r, what, e);
+			break;
+		}
+		/* libetpan calls a NO with some data a success; a partial
+		 * listing would read as deletions. */
+		if (!imap_tagged_ok(s))
+			rc = err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
+			    imap_server_text(s));
+		else if (expunges_seen(s))
+			rc = 0;
+		for (it = clist_begin(result); rc == 1 && it != NULL;
+		    it = clist_next(it)) {
+			struct fetched f;
+			struct msg *m;
+
+			imap_read_msg_att(clist_content(it), &f);
+			/* Unsolicited FETCH (flag news) lacks our items. */
+			if (!f.has_uid || !f.has_flags) {
+				flags_free(&f.flags);
+				continue;
+			}
+			if (!f.has_uid || f.uid == 0) {
+				flags_free(&f.flags);
+				rc = err_set(e, ERR_FAIL, "%s: %s: the server "
+				    "sent a message without a valid UID "
+				    "(protocol error)", s->label, what);
+				break;
+			}
+			xgrow(&out->v, &out->cap, out->n + 1, sizeof(*out->v));
+			m = &out->v[out->n++];
+			memset(m, 0, sizeof(*m));
+			m->uid = f.uid;
+			m->flags = f.flags;
+		}
+		mailimap_fetch_list_free(result);
+		lo = hi + 1;
+	}
+	mailimap_fetch_type_free(ft);
+	return rc;
+}
+
+static void
+truncate_list(struct msg_list *l, size_t n)
+{
+	while (l->n > n)
+		msg_free(&l->v[--l->n]);
+}
+
+int
+imap_list(struct store *st, struct msg_list *out, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	size_t first = out->n;
+	uint32_t *uids;
+	int r = 0;
+
+	if (imap_check_selected(s, "FETCH", e) < 0)
+		return -1;
+	for (int tries = 0; tries < 3; tries++) {
+		r = list_pass(s, out, e);
+		if (r != 0)
+			break;
+		truncate_list(out, first);
+	}
+	if (r == 0)
+		r = err_set(e, ERR_TEMP, "%s: FETCH %s: messages kept being "
+		    "expunged while listing; try again", s->label,
+		    s->sel_name);
+	if (r < 0) {
+		truncate_list(out, first);
+		return -1;
+	}
+
+	uids = xmalloc((out->n - first + 1) * sizeof(*uids));
+	for (size_t i = first; i < out->n; i++)
+		uids[i - first] = out->v[i].uid;
+	qsort(uids, out->n - first, sizeof(*uids), imap_cmp_u32);
+	for (size_t i = 1; i < out->n - first; i++) {
+		if (uids[i] == uids[i - 1]) {
+			r = err_set(e, ERR_FAIL, "%s: FETCH %s: the server "
+			    "listed UID %u twice (protocol error)", s->label,
+			    s->sel_name, uids[i]);
+			truncate_list(out, first);
+			break;
+		}
+	}
+	free(uids);
+	if (r >= 0 && s->imap->imap_selection_info != NULL)
+		s->sel.exists = s->imap->imap_selection_info->sel_exists;
+	return r < 0 ? -1 : 0;
+}
+
+/* The first UID listed twice in out->v[first..n), or 0. */
+static uint32_t
+dup_uid(const struct msg_list *out, size_t first)
+{
+	size_t n = out->n - first;
+	uint32_t *uids = xmalloc((n + 1) * sizeof(*uids)), dup = 0;
+
+	for (size_t i = 0; i < n; i++)
+		uids[i] = out->v[first + i].uid;
+	qsort(uids, n, sizeof(*uids), imap_cmp_u32);
+	for (size_t i = 1; i < n && dup == 0; i++)
+		if (uids[i] == uids[i - 1])
+			dup = uids[i];
+	free(uids);
+	return dup;
+}
+
+int
+imap_list_changed(struct store *st, uint64_t since, struct msg_list *out,
+    uint32_t *exists, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct mailimap_fetch_type *ft;
+	struct mailimap_set *set;
+	clist *result = NULL;
+	clistiter *it;
+	size_t first = out->n;
+	uint32_t dup;
+	char what[300];
+	int r, rc = 0;
+
+	if (imap_check_selected(s, "UID FETCH", e) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "UID FETCH %s (CHANGEDSINCE %llu)",
+	    s->sel_name, (unsigned long long)since);
+	if (!s->condstore || s->sel.highestmodseq == 0 || since == 0)
+		return err_set(e, ERR_FAIL, "%s: %s: the folder has no "
+		    "modification sequences (CONDSTORE)", s->label, what);
+	ft = imap_fetch_type_new(true, false, false);
+	set = mailimap_set_new_interval(1, 0);	/* 1:* */
+	r = mailimap_uid_fetch_changedsince(s->imap, set, ft, since, &result);
+	mailimap_set_free(set);
+	mailimap_fetch_type_free(ft);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, what, e);
+	/* A NO with some data is no "nothing changed": a partial answer
+	 * would hide flag changes. */
+	if (!imap_tagged_ok(s)) {
+		mailimap_fetch_list_free(result);
+		return err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
+		    imap_server_text(s));
+	}
+	for (it = clist_begin(result); rc == 0 && it != NULL;
+	    it = clist_next(it)) {
+		struct fetched f;
+		struct msg *m;
+
+		imap_read_msg_att(clist_content(it), &f);
+		/* Unsolicited FETCH (flag news) lacks our items. */
+		if (!f.has_uid || !f.has_flags) {
+			flags_free(&f.flags);
+			continue;
+		}
+		if (f.uid == 0) {
+			flags_free(&f.flags);
+			rc = err_set(e, ERR_FAIL, "%s: %s: the server sent a "
+			    "message without a valid UID (protocol error)",
+			    s->label, what);
+			break;
+		}
+		xgrow(&out->v, &out->cap, out->n + 1, sizeof(*out->v));
+		m = &out->v[out->n++];
+		memset(m, 0, sizeof(*m));
+		m->uid = f.uid;
+		m->flags = f.flags;
+	}
+	mailimap_fetch_list_free(result);
+	if (rc == 0 && (dup = dup_uid(out, first)) != 0)
+		rc = err_set(e, ERR_FAIL, "%s: %s: the server listed UID %u "
+		    "twice (protocol error)", s->label, what, dup);
+	if (rc < 0) {
+		truncate_list(out, first);
+		return -1;
+	}
+	if (s->imap->imap_selection_info != NULL)
+		s->sel.exists = s->imap->imap_selection_info->sel_exists;
+	*exists = s->sel.exists;
+	return 0;
+}
+
+/* UIDs per UID SEARCH: keeps its one-line answer under the line cap. */
+#define SEARCH_CHUNK 50000
+
+/* One pass of UID SEARCH by sequence ranges: 1 done, 0 when an expunge
+ * shifted the numbers (start again), -1 on error. */
+static int
+uids_pass(struct imap_store *s, uint32_t **v, size_t *n, size_t *cap,
+    struct err *e)
+{
+	char what[300];
+	uint32_t lo = 1;
+	int rc = 1;
+
+	snprintf(what, sizeof(what), "UID SEARCH %s", s->sel_name);
+	while (rc == 1 && s->imap->imap_selection_info != NULL &&
+	    lo <= s->imap->imap_selection_info->sel_exists) {
+		uint32_t total = s->imap->imap_selection_info->sel_exists;
+		uint32_t hi = total - lo < SEARCH_CHUNK ? total :
+		    lo + SEARCH_CHUNK - 1;
+		struct mailimap_search_key *key = mailimap_search_key_new_set(
+		    mailimap_set_new_interval(lo, hi));
+		clist *result = NULL;
+		clistiter *it;
+		int r;
+
+		r = mailimap_uid_search(s->imap, NULL, key, &result);
+		mailimap_search_key_free(key);
+		if (r != MAILIMAP_NO_ERROR)
+			return imap_fail(s, r, what, e);
+		if (!imap_tagged_ok(s))
+			rc = err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
+			    imap_server_text(s));
+		else if (expunges_seen(s))
+			rc = 0;
+		for (it = clist_begin(result); rc == 1 && it != NULL;
+		    it = clist_next(it)) {
+			uint32_t *u = clist_content(it);
+
+			xgrow(v, cap, *n + 1, sizeof(**v));
+			(*v)[(*n)++] = *u;
+		}
+		mailimap_search_result_free(result);
+		lo = hi + 1;
+	}
+	return rc;
+}
+
+int
+imap_uids(struct store *st, uint32_t **out, size_t *n, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	uint32_t *v = NULL;
+	size_t cap = 0;
+	int r = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (imap_check_selected(s, "UID SEARCH", e) < 0)
+		return -1;
+	for (int tries = 0; tries < 3; tries++) {
+		*n = 0;
+		if ((r = uids_pass(s, &v, n, &cap, e)) != 0)
+			break;
+	}
+	if (r == 0)
+		r = err_set(e, ERR_TEMP, "%s: UID SEARCH %s: messages kept "
+		    "being expunged while listing; try again", s->label,
+		    s->sel_name);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), imap_cmp_u32);
+	for (size_t i = 1; r > 0 && i < *n; i++)
+		if (v[i] == v[i - 1])
+			r = err_set(e, ERR_FAIL, "%s: UID SEARCH %s: the "
+			    "server sent UID %u twice (protocol error)",
+			    s->label, s->sel_name, v[i]);
+	if (r > 0 && *n > 0 && v[0] == 0)
+		r = err_set(e, ERR_FAIL, "%s: UID SEARCH %s: the server sent "
+		    "UID 0 (protocol error)", s->label, s->sel_name);
+	if (r < 0) {
+		free(v);
+		*n = 0;
+		return -1;
+	}
+	if (s->imap->imap_selection_info != NULL)
+		s->sel.exists = s->imap->imap_selection_info->sel_exists;
+	*out = v;
+	return 0;
+}
+
+/* ---- details, fetch -------------------------------------------------- */
+
+struct uid_ref {
+	uint32_t uid;
+	struct msg *m;
+};
+
+static int
+cmp_ref(const void *a, const void *b)
+{
+	return imap_cmp_u32(&((const struct uid_ref *)a)->uid,
+	    &((const struct uid_ref *)b)->uid);
+}
+
+int
+imap_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct mailimap_fetch_type *ft;
+	struct uid_ref *refs;
+	uint32_t *uids;
+	char what[300];
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (imap_check_selected(s, "FETCH", e) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "FETCH %s", s->sel_name);
+	refs = xmalloc(n * sizeof(*refs));
+	uids = xmalloc(n * sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (struct uid_ref){ msgs[i]->uid, msgs[i] };
+	qsort(refs, n, sizeof(*refs), cmp_ref);
+	for (size_t i = 0; i < n; i++)
+		uids[i] = refs[i].uid;
+	ft = imap_fetch_type_new(false, true, false);
+
+	for (size_t lo = 0; lo < n && rc == 0; lo += SET_CHUNK) {
+		size_t cnt = n - lo < SET_CHUNK ? n - lo : SET_CHUNK;
+		struct mailimap_set *set = imap_uid_set(uids + lo, cnt);
+		clist *result = NULL;
+		clistiter *it;
+		int r;
+
+		r = mailimap_uid_fetch(s->imap, set, ft, &result);
+		mailimap_set_free(set);
+		if (r != MAILIMAP_NO_ERROR) {
+			rc = imap_fail(s, r, what, e);
+			break;
+		}
+		for (it = clist_begin(result); it != NULL;
+		    it = clist_next(it)) {
+			struct fetched f;
+			struct uid_ref key, *ref;
+
+			imap_read_msg_att(clist_content(it), &f);
+			flags_free(&f.flags);
+			if (!f.has_uid || !f.has_size || !f.has_body)
+				continue;
+			key.uid = f.uid;
+			ref = bsearch(&key, refs, n, sizeof(*refs), cmp_ref);
+			if (ref == NULL)
+				continue;
+			free(ref->m->msgid);
+			ref->m->msgid = f.body != NULL ?
+			    header_message_id(f.body, f.body_len) : NULL;
+			ref->m->size = f.size;
+			ref->m->date = f.has_date ? f.date : 0;
+			ref->m->has_details = true;
+		}
+		mailimap_fetch_list_free(result);
+	}
+	mailimap_fetch_type_free(ft);
+	free(refs);
+	free(uids);
+	return rc;
+}
+
+int
+imap_fetch(struct store *st, const struct msg *m, struct buf *out,
+    struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct mailimap_fetch_type *ft;
+	struct mailimap_set *set;
+	clist *result = NULL;
+	clistiter *it;
+	char what[300];
+	bool found = false;
+	int r;
+
+	if (imap_check_selected(s, "FETCH", e) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "FETCH %s UID %u", s->sel_name, m->uid);
+	ft = imap_fetch_type_new(false, false, true);
+	set = mailimap_set_new_single(m->uid);
+	r = mailimap_uid_fetch(s->imap, set, ft, &result);
+	mailimap_set_free(set);
+	mailimap_fetch_type_free(ft);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, what, e);
+	for (it = clist_begin(result); it != NULL && !found;
+	    it = clist_next(it)) {
+		struct fetched f;
+
+		imap_read_msg_att(clist_content(it), &f);
+		flags_free(&f.flags);
+		if (f.has_uid && f.uid == m->uid && f.has_body &&
+		    f.body != NULL) {
+			crlf_to_lf(out, f.body, f.body_len);
+			found = true;
+		}
+	}
+	mailimap_fetch_list_free(result);
+	if (!found)
+		return err_set(e, ERR_FAIL, "%s: %s: the server returned no "
+		    "such message", s->label, what);
+	return 0;
+}
+
+/* ---- fetch many -------------------------------------------------------- */
+
+/*
+ * A batch is one UID FETCH per chunk of messages; libetpan holds a whole
+ * response, so chunks are cut by size: memory holds at most MANY_MAX_BYTES
+ * of mail, or one message when that alone is larger.  (Its per-message
+ * handler, which would avoid this, is not called for UID FETCH in 1.9.4.)
+ */
+#define MANY_MAX_BYTES (8u << 20)
+
+struct many {
+	struct imap_store *s;
+	struct msg **msgs;	/* this chunk */
+	size_t n;
+	size_t base;		/* index of msgs[0] for fn */
+	bool *done;
+	store_body_fn *fn;
+	void *arg;
+	struct buf conv;
+};
+
+static void
+many_deliver(struct many *m, struct mailimap_msg_att *att)
+{
+	struct fetched f;
+
+	imap_read_msg_att(att, &f);
+	flags_free(&f.flags);
+	if (!f.has_uid || !f.has_body || f.body == NULL)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->msgs[i]->uid != f.uid || m->done[i])
+			continue;
+		m->done[i] = true;
+		buf_reset(&m->conv);
+		crlf_to_lf(&m->conv, f.body, f.body_len);
+		m->fn(m->arg, m->base + i, m->conv.data ? m->conv.data : "",
+		    m->conv.len, NULL);
+		return;
+	}
+}
+
+static int
+fetch_chunk(struct many *m, size_t cnt, struct err *e)
+{
+	struct imap_store *s = m->s;
+	uint32_t *uids = xmalloc(cnt * sizeof(*uids));
+	struct mailimap_fetch_type *ft;
+	struct mailimap_set *set;
+	clist *result = NULL;
+	clistiter *it;
+	char what[300];
+	int r;
+
+	for (size_t i = 0; i < cnt; i++)
+		uids[i] = m->msgs[i]->uid;
+	qsort(uids, cnt, sizeof(*uids), imap_cmp_u32);
+	set = imap_uid_set(uids, cnt);
+	free(uids);
+	ft = imap_fetch_type_new(false, false, true);
+	snprintf(what, sizeof(what), "FETCH %s (%zu messages)", s->sel_name,
+	    cnt);
+	r = mailimap_uid_fetch(s->imap, set, ft, &result);
+	mailimap_set_free(set);
+	mailimap_fetch_type_free(ft);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, what, e);
+	for (it = clist_begin(result); it != NULL; it = clist_next(it))
+		many_deliver(m, clist_content(it));
+	mailimap_fetch_list_free(result);
+	return 0;
+}
+
+int
+imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
+    store_body_fn *fn, void *arg, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct many m = { .s = s, .msgs = msgs, .n = n, .fn = fn, .arg = arg };
+	size_t lo = 0;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (imap_check_selected(s, "FETCH", e) < 0)
+		return -1;
+	m.done = xcalloc(n, sizeof(*m.done));
+	while (lo < n && rc == 0) {
+		size_t cnt = 0;
+		uint64_t bytes = 0;
+		struct many sub = m;
+
+		while (lo + cnt < n && cnt < SET_CHUNK && (cnt == 0 ||
+		    bytes + msgs[lo + cnt]->size <= MANY_MAX_BYTES))
+			bytes += msgs[lo + cnt++]->size;
+		sub.msgs = msgs + lo;
+		sub.n = cnt;
+		sub.base = lo;
+		sub.done = m.done + lo;
+		rc = fetch_chunk(&sub, cnt, e);
+		m.conv = sub.conv;	/* the buffer is reused across chunks */
+		lo += cnt;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct err me = { 0 };
+
+		if (m.done[i])
+			continue;
+		if (rc < 0)
+			me = *e;
+		else
+			err_set(&me, ERR_FAIL, "%s: FETCH %s UID %u: the server "
+			    "returned no such message", s->label, s->sel_name,
+			    msgs[i]->uid);
+		fn(arg, i, NULL, 0, &me);
+	}
+	buf_free(&m.conv);
+	free(m.done);
+	return rc;
+}
