@@ -68,6 +68,7 @@ sched_yield(void)
 struct state {
 	char *dir;
 	char *path;		/* dir/state.tcb */
+	char *wal;		/* its write-ahead log, dir/state.tcb.wal */
 	TCBDB *db;		/* NULL: read-only view, no database */
 	int lockfd;		/* -1: read-only without a lock file */
 	bool readonly;
@@ -811,7 +812,6 @@ static int
 db_open(struct state *s, struct err *e)
 {
 	struct stat st;
-	char *wal;
 	int omode;
 
 	if (s->readonly) {
@@ -824,12 +824,8 @@ db_open(struct state *s, struct err *e)
 			return 0;
 		omode = BDBOREADER;
 	} else {
-		wal = xasprintf("%s.wal", s->path);
-		if (precreate(s->path, e) < 0 || precreate(wal, e) < 0) {
-			free(wal);
+		if (precreate(s->path, e) < 0 || precreate(s->wal, e) < 0)
 			return -1;
-		}
-		free(wal);
 		/* BDBOTSYNC: a commit reaches the disk before it returns, so
 		 * an intent is durable before its copy starts and a pair
 		 * before the next step relies on it (power loss included) */
@@ -859,6 +855,7 @@ state_open(const char *dir, const char *channel, bool readonly,
 	s = xcalloc(1, sizeof(*s));
 	s->dir = xstrdup(dir);
 	s->path = xasprintf("%s/state.tcb", dir);
+	s->wal = xasprintf("%s.wal", s->path);
 	s->lockfd = -1;
 	s->readonly = readonly;
 	crash = getenv("MAILSYNC_CRASH_AFTER");
@@ -911,6 +908,7 @@ state_close(struct state **sp)
 	}
 	free(s->dir);
 	free(s->path);
+	free(s->wal);
 	free(s);
 	*sp = NULL;
 }
@@ -1228,12 +1226,10 @@ static int
 reserve(struct state *s, struct err *e)
 {
 	off_t need = (off_t)STATE_RESERVE_MIN + 4 * (off_t)s->tran_bytes;
-	char *paths[2];
+	const char *paths[2] = { s->path, s->wal };
 	struct stat st;
 	int fd, rc = 0;
 
-	paths[0] = s->path;
-	paths[1] = xasprintf("%s.wal", s->path);
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		fd = open(paths[i], O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
@@ -1249,8 +1245,37 @@ reserve(struct state *s, struct err *e)
 			    (long long)need, paths[i]);
 		close(fd);
 	}
-	free(paths[1]);
 	return rc;
+}
+
+/*
+ * Tokyo Cabinet ends a commit by syncing the database and then truncating
+ * the write-ahead log, and it does not sync the truncation.  Until that
+ * reaches the disk, a power loss leaves the transaction's log behind with
+ * the database marked open, and the next open replays the log: the commit
+ * is undone.  Syncing the log makes the commit durable when state_commit
+ * returns (one fsync of an empty file).
+ */
+static int
+wal_sync(struct state *s, struct err *e)
+{
+	int fd, rc = 0;
+
+	fd = open(s->wal, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(e, ERR_FAIL, "open(%s) failed", s->wal);
+	if (fsync(fd) < 0)
+		rc = err_sys(e, ERR_FAIL, "fsync(%s) failed", s->wal);
+	close(fd);
+	return rc;
+}
+
+static int
+mark_broken(struct state *s, struct err *e)
+{
+	s->broken = true;
+	snprintf(s->broken_why, sizeof(s->broken_why), "%s", e->msg);
+	return -1;
 }
 
 int
@@ -1284,10 +1309,11 @@ state_commit(struct state *s, struct err *e)
 	if (!tcbdbtrancommit(s->db)) {
 		db_err(s, "tcbdbtrancommit", e);
 		tcbdbtranabort(s->db);
-		s->broken = true;
-		snprintf(s->broken_why, sizeof(s->broken_why), "%s", e->msg);
-		return -1;
+		return mark_broken(s, e);
 	}
+	/* committed, but not known to be durable: not relied on again */
+	if (wal_sync(s, e) < 0)
+		return mark_broken(s, e);
 	s->commits++;
 	if (s->crash_after > 0 && s->commits == s->crash_after)
 		raise(SIGKILL);

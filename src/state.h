@@ -111,7 +111,9 @@ int state_intents_load(struct state *s, const char *folder,
 
 /*
  * Changes happen inside a transaction: state_begin, any number of puts and
- * dels, state_commit (or state_abort).  A commit counts as one state
+ * dels, state_commit (or state_abort).  After a crash or power loss the
+ * state is the one at state_begin or the committed one, and the committed
+ * one once state_commit has returned 0.  A commit counts as one state
  * transition for the crash test hook: when the environment variable
  * MAILSYNC_CRASH_AFTER=N is set, the process kills itself with SIGKILL right
  * after the N-th commit.
