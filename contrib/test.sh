@@ -19,7 +19,7 @@ set -eu
 # the libFuzzer targets; neomutt, driven in tmux, is the real mail client
 # of t61.
 PACKAGES="build-essential autoconf automake libtool pkg-config
-libetpan-dev libssl-dev libtokyocabinet-dev libyaml-dev
+libetpan-dev libssl-dev libtokyocabinet-dev libyaml-dev zlib1g-dev
 dovecot-core dovecot-imapd isync mandoc python3 openssl ca-certificates
 procps strace clang libclang-rt-14-dev neomutt tmux"
 

@@ -15,6 +15,13 @@ enum cfg_tls {
 	CFG_TLS_NONE,
 };
 
+/* COMPRESS=DEFLATE (RFC 4978), when the server offers it. */
+enum cfg_compress {
+	CFG_COMPRESS_AUTO,	/* unless the host is a loopback address */
+	CFG_COMPRESS_YES,
+	CFG_COMPRESS_NO,
+};
+
 struct cfg_account {
 	char *name;
 	char *host;
@@ -28,6 +35,7 @@ struct cfg_account {
 	char *cert_fingerprint;	/* 64 lowercase hex digits, or NULL */
 	int timeout;		/* seconds, default 30 */
 	int connections;	/* default 4 */
+	enum cfg_compress compress;	/* default auto */
 };
 
 enum cfg_direction {

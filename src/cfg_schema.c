@@ -414,7 +414,8 @@ bad:
 
 enum {
 	AK_HOST, AK_PORT, AK_TLS, AK_USER, AK_PASS_CMD, AK_PASSWORD, AK_AUTH,
-	AK_CA_FILE, AK_CERT_FINGERPRINT, AK_TIMEOUT, AK_CONNECTIONS, AK_N
+	AK_CA_FILE, AK_CERT_FINGERPRINT, AK_TIMEOUT, AK_CONNECTIONS,
+	AK_COMPRESS, AK_N
 };
 static const char *const account_keys[AK_N] = {
 	[AK_HOST] = "host", [AK_PORT] = "port", [AK_TLS] = "tls",
@@ -422,9 +423,11 @@ static const char *const account_keys[AK_N] = {
 	[AK_PASSWORD] = "password", [AK_AUTH] = "auth",
 	[AK_CA_FILE] = "ca-file", [AK_CERT_FINGERPRINT] = "cert-fingerprint",
 	[AK_TIMEOUT] = "timeout", [AK_CONNECTIONS] = "connections",
+	[AK_COMPRESS] = "compress",
 };
 static const char *const tls_names[] = { "imaps", "starttls", "none" };
 static const char *const auth_names[] = { "plain", "login", "xoauth2" };
+static const char *const compress_names[] = { "auto", "yes", "no" };
 
 static int
 parse_account(struct ctx *x, const struct ynode *name, const struct ynode *m,
@@ -502,6 +505,11 @@ parse_account(struct ctx *x, const struct ynode *name, const struct ynode *m,
 		case AK_CONNECTIONS:
 			rc = get_int(x, v, k->value, 1, 64, &n);
 			a->connections = (int)n;
+			break;
+		case AK_COMPRESS:
+			rc = get_enum(x, v, k->value, compress_names, 3, &t);
+			a->compress = rc == 0 ? (enum cfg_compress)t :
+			    CFG_COMPRESS_AUTO;
 			break;
 		}
 		if (rc == -1)

@@ -354,6 +354,38 @@ starttls(struct imap_store *s, struct err *e)
 	return refresh_caps(s, e);
 }
 
+/* On loopback, compression costs CPU and saves nothing. */
+static bool
+want_compress(struct imap_store *s)
+{
+	const struct cfg_account *a = s->acct;
+
+	if (a->compress == CFG_COMPRESS_NO ||
+	    !has_cap(s, "COMPRESS=DEFLATE"))
+		return false;
+	return a->compress == CFG_COMPRESS_YES || !cfg_is_loopback(a->host);
+}
+
+/* RFC 4978: only once authenticated (so never before STARTTLS); a NO or
+ * BAD leaves the session uncompressed and usable. */
+static int
+start_compress(struct imap_store *s, struct err *e)
+{
+	int r;
+
+	if (!want_compress(s))
+		return 0;
+	r = imap_cmd_simple(s->imap, "COMPRESS DEFLATE");
+	/* libetpan makes a BAD into ERROR_PROTOCOL. */
+	if (r == MAILIMAP_ERROR_CUSTOM_COMMAND ||
+	    (r == MAILIMAP_ERROR_PROTOCOL && imap_io_error(s->io, NULL) == NULL))
+		return 0;
+	if (r == MAILIMAP_NO_ERROR && imap_io_start_deflate(s->io) == 0)
+		return 0;
+	return imap_fail(s, r != MAILIMAP_NO_ERROR ? r : MAILIMAP_ERROR_STREAM,
+	    "COMPRESS", e);
+}
+
 static int
 learn_delimiter(struct imap_store *s, struct err *e)
 {
@@ -423,6 +455,8 @@ imap_open(struct store *st, bool create_root, struct err *e)
 	}
 	if (r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED &&
 	    authenticate(s, e) < 0)
+		return -1;
+	if (start_compress(s, e) < 0)
 		return -1;
 	s->uidplus = has_cap(s, "UIDPLUS");
 	s->condstore = has_cap(s, "CONDSTORE");

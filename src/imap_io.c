@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <libetpan/libetpan.h>
+#define ZLIB_CONST
+#include <zlib.h>
 
 #include "imap_io.h"
 #include "log.h"
@@ -25,9 +27,20 @@
 /* Longest piece of a line shown in the --debug trace. */
 #define TRACE_MAX 2000
 
+/* RFC 4978 DEFLATE, both ways: it sits between the raw bytes and
+ * everything else here, so the checks and the trace see plain IMAP. */
+struct io_deflate {
+	z_stream in, out;
+	unsigned char zin[16384];	/* compressed, not yet inflated */
+	unsigned char zout[16384];
+	bool more;	/* the last inflate filled its output: zlib may hold
+			 * more */
+};
+
 struct imap_io {
 	int fd;
 	struct tls *tls;
+	struct io_deflate *z;	/* NULL until imap_io_start_deflate */
 	int timeout_ms;
 	char *tag;
 	/* A per-connection driver table, so that nothing here is global. */
@@ -170,19 +183,6 @@ imap_io_start_tls(struct imap_io *io, const char *host, const char *ca_file,
 	return tls_connect(io->fd, &p, &io->tls, e);
 }
 
-bool
-imap_io_has_input(struct imap_io *io)
-{
-	char c;
-
-	if (io->out_pos < io->out.len || io->in_pos < io->in_len ||
-	    io->line.len > 0 || io->lit_left > 0)
-		return true;
-	if (io->tls != NULL)
-		return tls_pending(io->tls) > 0;
-	return recv(io->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-}
-
 void
 imap_io_set_secret(struct imap_io *io, bool on)
 {
@@ -238,6 +238,11 @@ imap_io_free(struct imap_io **iop)
 
 	if (io == NULL)
 		return;
+	if (io->z != NULL) {
+		inflateEnd(&io->z->in);
+		deflateEnd(&io->z->out);
+		free(io->z);
+	}
 	tls_free(&io->tls);
 	if (io->fd >= 0)
 		close(io->fd);
@@ -320,6 +325,156 @@ raw_write(struct imap_io *io, const void *p, size_t n)
 			return io_fail(io, ERR_TEMP, "poll: %s",
 			    strerror(errno));
 	}
+}
+
+/* ---- compression (RFC 4978) ----------------------------------------- */
+
+/* Inflate what is already here into p; the bytes made, or -1. */
+static ssize_t
+inflate_some(struct imap_io *io, void *p, size_t n)
+{
+	struct io_deflate *z = io->z;
+	int r;
+
+	z->in.next_out = p;
+	z->in.avail_out = (uInt)n;
+	r = inflate(&z->in, Z_SYNC_FLUSH);
+	/* Dovecot ends the stream after its reply to LOGOUT: like the end
+	 * of the connection, it is an error only when more is wanted. */
+	if (r == Z_STREAM_END && z->in.avail_out == n)
+		return io_fail(io, ERR_TEMP, "the server ended its compressed "
+		    "stream");
+	if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END)
+		return io_fail(io, ERR_FAIL, "corrupt compressed data from the "
+		    "server (%s)", z->in.msg != NULL ? z->in.msg : zError(r));
+	z->more = z->in.avail_out == 0;
+	return (ssize_t)(n - z->in.avail_out);
+}
+
+static ssize_t
+inflate_read(struct imap_io *io, void *p, size_t n)
+{
+	struct io_deflate *z = io->z;
+	ssize_t r;
+
+	for (;;) {
+		r = inflate_some(io, p, n);
+		if (r != 0)
+			return r;
+		r = raw_read(io, z->zin, sizeof(z->zin));
+		if (r < 0)
+			return -1;
+		z->in.next_in = z->zin;
+		z->in.avail_in = (uInt)r;
+	}
+}
+
+/* Whether what zlib holds inflates to anything (put in io->in, which is
+ * empty); a block cut short waits for the socket like any other byte. */
+static bool
+inflate_pending(struct imap_io *io)
+{
+	ssize_t r;
+
+	if (io->z->in.avail_in == 0 && !io->z->more)
+		return false;
+	r = inflate_some(io, io->in, sizeof(io->in));
+	io->in_pos = 0;
+	io->in_len = r > 0 ? (size_t)r : 0;
+	/* A failure is news too: the reader is the one to report it. */
+	return r != 0;
+}
+
+static int
+write_all(struct imap_io *io, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = raw_write(io, p, n);
+
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static ssize_t
+deflate_write(struct imap_io *io, const void *p, size_t n)
+{
+	struct io_deflate *z = io->z;
+	size_t left = n;
+	int flush, r;
+
+	/* avail_in is a uInt: a huge APPEND goes in slices, flushed once. */
+	z->out.next_in = p;
+	do {
+		z->out.avail_in = (uInt)(left < 65536 ? left : 65536);
+		left -= z->out.avail_in;
+		flush = left == 0 ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+		do {
+			z->out.next_out = z->zout;
+			z->out.avail_out = sizeof(z->zout);
+			r = deflate(&z->out, flush);
+			if (r != Z_OK && r != Z_BUF_ERROR)
+				return io_fail(io, ERR_FAIL, "compression "
+				    "failed (%s)", zError(r));
+			if (write_all(io, z->zout, sizeof(z->zout) -
+			    z->out.avail_out) < 0)
+				return -1;
+		} while (z->out.avail_out == 0 || z->out.avail_in > 0);
+	} while (left > 0);
+	return (ssize_t)n;
+}
+
+int
+imap_io_start_deflate(struct imap_io *io)
+{
+	struct io_deflate *z;
+
+	if (io->z != NULL)
+		return io_fail(io, ERR_FAIL, "compression is already on");
+	z = xcalloc(1, sizeof(*z));
+	/* RFC 4978 uses raw deflate (RFC 1951): no zlib header. */
+	if (inflateInit2(&z->in, -15) != Z_OK) {
+		free(z);
+		return io_fail(io, ERR_FAIL, "cannot start decompression");
+	}
+	if (deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK) {
+		inflateEnd(&z->in);
+		free(z);
+		return io_fail(io, ERR_FAIL, "cannot start compression");
+	}
+	/* What the server sent after its OK, in the same read, is
+	 * compressed already (fill stops at a tagged line). */
+	memcpy(z->zin, io->in + io->in_pos, io->in_len - io->in_pos);
+	z->in.next_in = z->zin;
+	z->in.avail_in = (uInt)(io->in_len - io->in_pos);
+	io->in_pos = io->in_len = 0;
+	io->z = z;
+	if (log_debug) {
+		static const char note[] = "COMPRESS=DEFLATE is on; the trace "
+		    "goes on uncompressed";
+
+		log_trace(io->tag, "*", note, strlen(note));
+	}
+	return 0;
+}
+
+bool
+imap_io_has_input(struct imap_io *io)
+{
+	char c;
+
+	if (io->out_pos < io->out.len || io->in_pos < io->in_len ||
+	    io->line.len > 0 || io->lit_left > 0)
+		return true;
+	if (io->z != NULL && inflate_pending(io))
+		return true;
+	if (io->tls != NULL)
+		return tls_pending(io->tls) > 0;
+	return recv(io->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 /* ---- server lines ---------------------------------------------------- */
@@ -470,7 +625,8 @@ keep_tagged(struct imap_io *io, const char *p, size_t n)
 	io->tagged[i] = '\0';
 }
 
-/* A complete line (CRLF included) is in io->line: check it and pass it. */
+/* A complete line (CRLF included) is in io->line: check it and pass it.
+ * 1 for a tagged status response, else 0, or -1. */
 static int
 line_done(struct imap_io *io)
 {
@@ -558,7 +714,7 @@ line_done(struct imap_io *io)
 	buf_add(&io->out, io->line.data, io->line.len);
 consumed:
 	buf_reset(&io->line);
-	return 0;
+	return tagged ? 1 : 0;
 }
 
 /* Read more from the server and move what passes the checks to out. */
@@ -568,7 +724,8 @@ fill(struct imap_io *io)
 	ssize_t r;
 
 	if (io->in_pos == io->in_len) {
-		r = raw_read(io, io->in, sizeof(io->in));
+		r = io->z != NULL ? inflate_read(io, io->in, sizeof(io->in)) :
+		    raw_read(io, io->in, sizeof(io->in));
 		if (r < 0)
 			return -1;
 		io->in_pos = 0;
@@ -601,8 +758,15 @@ fill(struct imap_io *io)
 			    IMAP_IO_RESPONSE_MAX);
 		buf_add(&io->line, p, take);
 		io->in_pos += take;
-		if (lf != NULL && line_done(io) < 0)
+		if (lf == NULL)
+			continue;
+		r = line_done(io);
+		if (r < 0)
 			return -1;
+		/* After a tagged reply the layer below may change (STARTTLS,
+		 * COMPRESS): what follows is not read as plain text yet. */
+		if (r > 0)
+			break;
 	}
 	return 0;
 }
@@ -712,7 +876,8 @@ drv_write(mailstream_low *low, const void *p, size_t count)
 
 	if (io->fail_code != ERR_OK)
 		return -1;
-	r = raw_write(io, p, count);
+	r = io->z != NULL ? deflate_write(io, p, count) :
+	    raw_write(io, p, count);
 	if (r > 0 && log_debug)
 		trace_client(io, p, (size_t)r);
 	return r;

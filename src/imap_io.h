@@ -33,8 +33,15 @@ int imap_io_connect(const char *host, int port, int timeout_s,
 int imap_io_start_tls(struct imap_io *io, const char *host,
     const char *ca_file, const char *fingerprint, struct err *e);
 
+/* Compress both ways from the next byte (RFC 4978 DEFLATE), under the
+ * checks and the trace, which go on seeing plain IMAP; call it right
+ * after the server's OK to COMPRESS DEFLATE.  -1 with the reason in
+ * imap_io_error (the stream is dead then). */
+int imap_io_start_deflate(struct imap_io *io);
+
 /* Whether bytes from the server are waiting unread anywhere below
- * libetpan's own buffer (driver buffers, TLS layer, socket). */
+ * libetpan's own buffer (driver buffers, decompressor, TLS layer,
+ * socket). */
 bool imap_io_has_input(struct imap_io *io);
 
 /* A new libetpan stream over the connection (NULL when out of memory).

@@ -120,6 +120,7 @@ static const char full_config[] =
     "23:45:67:89:AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89\"\n"
     "    timeout: 60\n"
     "    connections: 2\n"
+    "    compress: no\n"
     "  home:\n"
     "    host: localhost\n"
     "    tls: none\n"
@@ -129,6 +130,7 @@ static const char full_config[] =
     "    host: mail.example.net\n"
     "    user: carol\n"
     "    pass-cmd: echo x\n"
+    "    compress: yes\n"
     "channels:\n"
     "  work:\n"
     "    account: work\n"
@@ -210,6 +212,7 @@ test_full(void)
 	    "cert-fingerprint: prefix and colons gone, lowercase");
 	is_int(a->timeout, 60, "timeout");
 	is_int(a->connections, 2, "connections");
+	is_int(a->compress, CFG_COMPRESS_NO, "compress: no");
 
 	a = &c->accounts[1];
 	is_str(a->name, "home", "second account");
@@ -221,11 +224,13 @@ test_full(void)
 	ok(a->cert_fingerprint == NULL, "cert-fingerprint default NULL");
 	is_int(a->timeout, 30, "timeout default 30");
 	is_int(a->connections, 4, "connections default 4");
+	is_int(a->compress, CFG_COMPRESS_AUTO, "compress default auto");
 
 	a = &c->accounts[2];
 	is_int(a->tls, CFG_TLS_IMAPS, "tls default imaps");
 	is_int(a->port, 993, "port default 993 with imaps");
 	ok(a->password == NULL, "password default NULL");
+	is_int(a->compress, CFG_COMPRESS_YES, "compress: yes");
 
 	ch = &c->channels[0];
 	is_str(ch->name, "work", "channel name");
@@ -466,6 +471,12 @@ test_errors(void)
 		{ "accounts:\n  work:\n    connections: 65\n",
 		  "3:18: 'connections' must be an integer between 1 and 64",
 		  "connections 65" },
+		{ "accounts:\n  work:\n    compress: true\n",
+		  "3:15: 'compress' must be one of auto, yes, no",
+		  "compress value" },
+		{ "accounts:\n  work:\n    compress: [yes]\n",
+		  "3:15: 'compress' must be one of auto, yes, no",
+		  "compress a list" },
 		{ "accounts:\n  work:\n    auth: [plain, cram-md5]\n",
 		  "3:19: 'auth' must be a list of plain, login, xoauth2",
 		  "auth mechanism" },
