@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,6 +155,34 @@ drain(struct maildir_tracker *k)
 	}
 }
 
+/*
+ * inotify reports only what this kernel did: on a network file system
+ * another machine's changes would go unseen.  So only local file systems
+ * are tracked (f_type of statfs(2)); anywhere else a changed folder is
+ * simply listed again next time.
+ */
+static bool
+local_fs(int fd)
+{
+	static const unsigned long local[] = {
+		0xEF53,		/* ext2, ext3, ext4 */
+		0x58465342,	/* xfs */
+		0x9123683E,	/* btrfs */
+		0x01021994,	/* tmpfs */
+		0xF2F52010,	/* f2fs */
+		0x2FC12FC1,	/* zfs */
+		0x794C7630,	/* overlayfs */
+	};
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if ((unsigned long)sf.f_type == local[i])
+			return true;
+	return false;
+}
+
 /* Watch one of folder's subdirectories through its descriptor, so that
  * no path is looked up again (and no link followed). */
 static int
@@ -194,6 +223,11 @@ maildir_track(struct store *st, const char *name)
 	t->folder = xstrdup(name);
 	t->wd[0] = t->wd[1] = -1;
 	if (maildir_folder_dir(s, name, &dirfd, &e) < 0) {
+		t->foreign = true;
+		return;
+	}
+	if (!local_fs(dirfd)) {
+		close(dirfd);
 		t->foreign = true;
 		return;
 	}
