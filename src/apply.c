@@ -15,7 +15,9 @@
  * trades commits against work redone.  It also sets the round trips of a
  * pull (one UID FETCH per batch, or per 8 MiB of it): at 20 ms of round
  * trip, 20,000 messages took 18 s in batches of 64 and 11 s in batches of
- * 512.  Memory does not grow with it (bodies go to tmp/ as they arrive).
+ * 512.  Memory stays bounded by the fetch chunk (8 MiB of bodies that
+ * libetpan holds at once), which batches of 64 seldom filled: S1's peak
+ * RSS went from 27 to 37 MiB.
  */
 #define COPY_BATCH 512
 
