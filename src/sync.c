@@ -527,7 +527,6 @@ report_refusals(struct chan *c, const char *folder, const struct plan *plan,
 	}
 }
 
-/* Plan a listed folder and carry the plan out (or print it). */
 static bool
 same_record(const struct state_folder *a, const struct state_folder *b)
 {
@@ -621,6 +620,7 @@ flush_records(struct chan *c, struct err *e)
 	return rc;
 }
 
+/* Plan a listed folder and carry the plan out (or print it). */
 static int
 sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 {
