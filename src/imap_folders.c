@@ -235,10 +235,8 @@ create_or_delete(struct imap_store *s, bool create, const char *name,
 	if (imap_check_usable(s, verb, e) < 0 ||
 	    imap_wire_name(s, name, &wire, e) < 0)
 		return -1;
-	if (!create && s->sel_name != NULL && strcmp(s->sel_name, name) == 0) {
-		free(s->sel_name);
-		s->sel_name = NULL;
-	}
+	if (!create && s->sel_name != NULL && strcmp(s->sel_name, name) == 0)
+		imap_forget_selection(s);
 	r = create ? mailimap_create(s->imap, wire) :
 	    mailimap_delete(s->imap, wire);
 	free(wire);

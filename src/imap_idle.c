@@ -240,11 +240,7 @@ imap_idle_start(struct store *st, const char *name, int *fd_out,
 	if (imap_wire_name(s, name, &wire, e) < 0)
 		return -1;
 	/* Read-only: watching must not clear \Recent nor risk a change. */
-	free(s->sel_name);
-	free(s->sel_wire);
-	s->sel_name = NULL;
-	s->sel_wire = NULL;
-	memset(&s->sel, 0, sizeof(s->sel));
+	imap_forget_selection(s);
 	imap_io_allow_permflags(s->io, true);
 	r = mailimap_examine(s->imap, wire);
 	free(wire);

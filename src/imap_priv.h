@@ -71,6 +71,9 @@ int imap_fail(struct imap_store *s, int r, const char *what, struct err *e);
 int imap_check_usable(struct imap_store *s, const char *what, struct err *e);
 int imap_check_selected(struct imap_store *s, const char *what,
     struct err *e);
+/* Forget the selected folder (the server's selection is gone or about
+ * to change). */
+void imap_forget_selection(struct imap_store *s);
 
 /* ---- folders (imap_folders.c) ---------------------------------------- */
 

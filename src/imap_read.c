@@ -19,6 +19,16 @@
 
 /* ---- select ---------------------------------------------------------- */
 
+void
+imap_forget_selection(struct imap_store *s)
+{
+	free(s->sel_name);
+	free(s->sel_wire);
+	s->sel_name = NULL;
+	s->sel_wire = NULL;
+	memset(&s->sel, 0, sizeof(s->sel));
+}
+
 static void
 fill_status(struct imap_store *s, struct folder_status *out)
 {
@@ -56,11 +66,7 @@ imap_select(struct store *st, const char *name, struct folder_status *out,
 	}
 	if (imap_wire_name(s, name, &wire, e) < 0)
 		return -1;
-	free(s->sel_name);
-	free(s->sel_wire);
-	s->sel_name = NULL;
-	s->sel_wire = NULL;
-	memset(&s->sel, 0, sizeof(s->sel));
+	imap_forget_selection(s);
 
 	imap_io_allow_permflags(s->io, true);
 	if (s->condstore)
