@@ -89,14 +89,67 @@ fake_start() {
 	python3 "$FAKE" --scenario "$fd/scenario.json" --port-file "$fd/port" \
 		--record "$fd/record" --lifetime "${FAKE_LIFETIME:-40}" "$@" &
 	fake_pids="$fake_pids $!"
-	i=0
-	while [ ! -s "$fd/port" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && bail "fake server did not start"
-		sleep 0.05
-	done
+	wait_port "$fd/port" "fake server"
 	FAKE_PORT=$(cat "$fd/port")
 	FAKE_REC=$fd/record
+}
+
+# ---- TCP fault proxy in front of a real server (tests/faultproxy.py) ---
+proxy_n=0
+proxy_pids=""
+proxy_stop_all() { for p in $proxy_pids; do kill "$p" 2>/dev/null; done; }
+at_exit proxy_stop_all
+
+# proxy_start TARGET-PORT MODE DIR K [faultproxy options]: sets PROXY_PORT,
+# PROXY_STATS, PROXY_PID.  Later options win (--lifetime, say).
+proxy_start() {
+	local pd
+	proxy_n=$((proxy_n + 1))
+	pd=$T/px$proxy_n
+	mkdir -p "$pd"
+	python3 "$TESTS_SRCDIR/faultproxy.py" --target "127.0.0.1:$1" \
+		--port-file "$pd/port" --stats "$pd/stats" --mode "$2" \
+		--dir "$3" --at "$4" --lifetime 90 "${@:5}" &
+	PROXY_PID=$!
+	proxy_pids="$proxy_pids $PROXY_PID"
+	wait_port "$pd/port" "fault proxy"
+	PROXY_PORT=$(cat "$pd/port")
+	PROXY_STATS=$pd/stats
+}
+proxy_stop() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; }
+
+# wait_port FILE WHAT: wait (at most 10 s) for a helper's port file.
+wait_port() {
+	local i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && bail "$2 did not start"
+		sleep 0.05
+	done
+}
+
+# ---- waiting -----------------------------------------------------------
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
+# fails after SECONDS.  WAITED is the time it took.
+wait_for() {
+	local limit=$1 t0
+	shift
+	t0=$(now)
+	while :; do
+		if "$@" >/dev/null 2>&1; then
+			WAITED=$(since "$t0")
+			return 0
+		fi
+		if awk -v a="$t0" -v b="$(now)" -v l="$limit" \
+		    'BEGIN { exit !(b - a > l) }'; then
+			WAITED=$(since "$t0")
+			return 1
+		fi
+		sleep 0.1
+	done
 }
 
 # ---- Dovecot -----------------------------------------------------------

@@ -32,20 +32,10 @@ ok $(grep -q "folder 1/1" "$T/tty2.log" && echo 1 || echo 0) "no progress line w
 # second or more.  Three seconds into the copying the line shows the rate
 # and how long the folder's remaining copies take; on the last folder that
 # is the rest of the channel.
-python3 "$TESTS_SRCDIR/faultproxy.py" --target "127.0.0.1:$IMAP_PORT" \
-	--port-file "$T/proxy.port" --mode drip --dir c2s --after APPEND \
-	--count 100000 --interval 0.001 --lifetime 120 &
-proxy_pid=$!
-proxy_stop() { kill "$proxy_pid" 2>/dev/null; }
-at_exit proxy_stop
-i=0
-while [ ! -s "$T/proxy.port" ]; do
-	i=$((i + 1))
-	[ $i -gt 200 ] && bail "the proxy did not start"
-	sleep 0.05
-done
+proxy_start "$IMAP_PORT" drip c2s 0 --after APPEND --count 100000 \
+	--interval 0.001 --lifetime 120
 IMAP_USER=slow write_config "$T/slow.yaml"
-sed -i "s|port: $IMAPS_PORT|port: $(cat "$T/proxy.port")|; s|tls: imaps|tls: none|;
+sed -i "s|port: $IMAPS_PORT|port: $PROXY_PORT|; s|tls: imaps|tls: none|;
 	s|$T/mail\$|$T/slow|; s|$T/state\$|$T/slow-state|" "$T/slow.yaml"
 for f in INBOX:1 INBOX:2 INBOX:3 INBOX:4 INBOX:5 INBOX:6 Zz:7 Zz:8; do
 	mkdir -p "$T/slow/${f%:*}/cur" "$T/slow/${f%:*}/new" "$T/slow/${f%:*}/tmp"

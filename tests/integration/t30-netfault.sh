@@ -10,36 +10,9 @@
 . "$TESTS_SRCDIR/integration/lib.sh"
 dovecot_start
 
-PROXY=$TESTS_SRCDIR/faultproxy.py
 NCUT=${NETFAULT_CUTS:-20}	# cut points, split between the directions
 START=$(date +%s)
 
-proxy_n=0
-proxy_pids=""
-proxy_stop_all() { for p in $proxy_pids; do kill "$p" 2>/dev/null; done; }
-at_exit proxy_stop_all
-
-# proxy_start TARGET-PORT MODE DIR K [faultproxy options]: sets PROXY_PORT,
-# PROXY_STATS, PROXY_PID.
-proxy_start() {
-	proxy_n=$((proxy_n + 1))
-	pd=$T/px$proxy_n
-	mkdir -p "$pd"
-	python3 "$PROXY" --target "127.0.0.1:$1" --port-file "$pd/port" \
-		--stats "$pd/stats" --mode "$2" --dir "$3" --at "$4" \
-		--lifetime 90 "${@:5}" &
-	PROXY_PID=$!
-	proxy_pids="$proxy_pids $PROXY_PID"
-	i=0
-	while [ ! -s "$pd/port" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && bail "fault proxy did not start"
-		sleep 0.05
-	done
-	PROXY_PORT=$(cat "$pd/port")
-	PROXY_STATS=$pd/stats
-}
-proxy_stop() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; }
 stat_of() { sed -n "s/.*\\b$2=\\([0-9]*\\).*/\\1/p" "$1" | head -1; }
 
 # scenario USER TLS: a synced baseline for user USER in $M and $S, then

@@ -30,19 +30,9 @@ for i in 1 2 3 4 5 6; do
 	make_msg "s$i" "slow $i" 40 | dadm save -u "$IMAP_USER" -m INBOX ||
 		bail "doveadm save failed"
 done
-python3 "$TESTS_SRCDIR/faultproxy.py" --target "127.0.0.1:$IMAP_PORT" \
-	--port-file "$T/proxy.port" --mode drip --dir s2c --after FETCH \
-	--count 1000000 --interval 0.001 --lifetime 120 &
-proxy_pid=$!
-proxy_stop() { kill "$proxy_pid" 2>/dev/null; }
-at_exit proxy_stop
-i=0
-while [ ! -s "$T/proxy.port" ]; do
-	i=$((i + 1))
-	[ $i -gt 200 ] && bail "the proxy did not start"
-	sleep 0.05
-done
-sed "s|port: $IMAPS_PORT|port: $(cat "$T/proxy.port")|; s|tls: imaps|tls: none|" \
+proxy_start "$IMAP_PORT" drip s2c 0 --after FETCH --count 1000000 \
+	--interval 0.001 --lifetime 120
+sed "s|port: $IMAPS_PORT|port: $PROXY_PORT|; s|tls: imaps|tls: none|" \
 	"$T/c.yaml" >"$T/slow.yaml"
 "$MAILSYNC" -c "$T/slow.yaml" -a -v --debug >/dev/null 2>"$T/slow.err" &
 pid=$!

@@ -12,28 +12,6 @@ dovecot_start "verbose_proctitle = yes"
 seed_msg INBOX m1
 write_config "$T/c.yaml"
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
-# fails after SECONDS.  WAITED is the time it took.
-wait_for() {
-	local limit=$1 t0
-	shift
-	t0=$(now)
-	while :; do
-		if "$@" >/dev/null 2>&1; then
-			WAITED=$(since "$t0")
-			return 0
-		fi
-		if awk -v a="$t0" -v b="$(now)" -v l="$limit" \
-		    'BEGIN { exit !(b - a > l) }'; then
-			WAITED=$(since "$t0")
-			return 1
-		fi
-		sleep 0.1
-	done
-}
 has_local() {
 	case " $(local_ids "$T/mail/$1") " in *" $2 "*) return 0 ;; esac
 	return 1

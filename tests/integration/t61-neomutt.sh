@@ -48,8 +48,8 @@ tm new-session -d -s nm -x 200 -y 50 \
 	"env HOME='$T/home' XDG_CONFIG_HOME='$T/home/.config' neomutt -n -F '$T/muttrc'" ||
 	bail "tmux new-session failed"
 
-# wait_for DESC COMMAND...: poll COMMAND for up to 10 s; ok when it succeeded.
-wait_for() {
+# wait_ok DESC COMMAND...: poll COMMAND for up to 10 s; ok when it succeeded.
+wait_ok() {
 	local desc=$1 i=0
 	shift
 	while ! "$@" >/dev/null 2>&1; do
@@ -68,17 +68,17 @@ keys() { tm send-keys -t nm "$@"; }	# key names: Enter, C-u, q
 type_text() { tm send-keys -t nm -l "$1"; }	# literal text
 session_gone() { ! tm has-session -t nm; }
 
-wait_for "neomutt shows INBOX" screen_has 'message m3'
+wait_ok "neomutt shows INBOX" screen_has 'message m3'
 keys /; type_text '~i m1@test'; keys Enter
 keys Enter
-wait_for "m1 opens in the pager" screen_has 'Body line 0 of message m1'
+wait_ok "m1 opens in the pager" screen_has 'Body line 0 of message m1'
 keys q
-wait_for "back in the index, m1 read" screen_has '^ +[0-9]+ +Jan .*message m1$'
+wait_ok "back in the index, m1 read" screen_has '^ +[0-9]+ +Jan .*message m1$'
 keys /; type_text '~i m2@test'; keys Enter
 keys s
-wait_for "save prompt" screen_has 'Save to mailbox'
+wait_ok "save prompt" screen_has 'Save to mailbox'
 keys C-u; type_text '=Archive'; keys Enter
-wait_for "m2 saved and marked deleted" screen_has '^ +[0-9]+ +N?D +Jan .*message m2$'
+wait_ok "m2 saved and marked deleted" screen_has '^ +[0-9]+ +N?D +Jan .*message m2$'
 keys '$'
 
 seen_on_disk() { case "$(local_flags "$T/mail/INBOX" m1)" in *S*) ;; *) return 1 ;; esac; }
@@ -86,10 +86,10 @@ moved_on_disk() {
 	[ "$(local_ids "$T/mail/INBOX")" = "m1 m3" ] &&
 		[ "$(local_ids "$T/mail/Archive")" = "a1 m2" ]
 }
-wait_for "neomutt wrote m1 as seen" seen_on_disk
-wait_for "neomutt moved m2 to Archive on disk" moved_on_disk
+wait_ok "neomutt wrote m1 as seen" seen_on_disk
+wait_ok "neomutt moved m2 to Archive on disk" moved_on_disk
 keys q
-wait_for "neomutt quits" session_gone
+wait_ok "neomutt quits" session_gone
 
 # ---- mailsync --------------------------------------------------------------
 ms -c "$T/c.yaml" -a
