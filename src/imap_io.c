@@ -473,7 +473,7 @@ imap_io_has_input(struct imap_io *io)
 	if (io->z != NULL && inflate_pending(io))
 		return true;
 	if (io->tls != NULL)
-		return tls_pending(io->tls) > 0;
+		return tls_pending(io->tls);
 	return recv(io->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 

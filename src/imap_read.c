@@ -703,12 +703,12 @@ imap_fetch(struct store *st, const struct msg *m, struct buf *out,
 /* ---- fetch many -------------------------------------------------------- */
 
 /*
- * A batch is one UID FETCH per chunk of messages; libetpan holds a whole
- * response, so chunks are cut by size: memory holds at most MANY_MAX_BYTES
- * of mail, or one message when that alone is larger.  (Its per-message
- * handler, which would avoid this, is not called for UID FETCH in 1.9.4.)
+ * A batch is one UID FETCH per SET_CHUNK messages.  Each message is handed
+ * on as soon as libetpan has parsed it (its per-message handler), so memory
+ * holds one message, not the whole response, and the disk writes overlap
+ * the rest of the response arriving.  libetpan 1.9.4 calls that handler
+ * only while a progress function is set, hence the no-op one.
  */
-#define MANY_MAX_BYTES (8u << 20)
 
 struct many {
 	struct imap_store *s;
@@ -742,6 +742,20 @@ many_deliver(struct many *m, struct mailimap_msg_att *att)
 	}
 }
 
+static void
+many_handler(struct mailimap_msg_att *att, void *arg)
+{
+	many_deliver(arg, att);
+}
+
+static void
+no_progress(size_t done, size_t total, void *arg)
+{
+	(void)done;
+	(void)total;
+	(void)arg;
+}
+
 static int
 fetch_chunk(struct many *m, size_t cnt, struct err *e)
 {
@@ -762,11 +776,20 @@ fetch_chunk(struct many *m, size_t cnt, struct err *e)
 	ft = imap_fetch_type_new(false, false, true);
 	snprintf(what, sizeof(what), "FETCH %s (%zu messages)", s->sel_name,
 	    cnt);
+	mailimap_set_progress_callback(s->imap, no_progress, no_progress,
+	    NULL);
+	mailimap_set_msg_att_handler(s->imap, many_handler, m);
 	r = mailimap_uid_fetch(s->imap, set, ft, &result);
+	mailimap_set_msg_att_handler(s->imap, NULL, NULL);
+	mailimap_set_progress_callback(s->imap, NULL, NULL, NULL);
 	mailimap_set_free(set);
 	mailimap_fetch_type_free(ft);
-	if (r != MAILIMAP_NO_ERROR)
+	if (r != MAILIMAP_NO_ERROR) {
+		if (result != NULL)
+			mailimap_fetch_list_free(result);
 		return imap_fail(s, r, what, e);
+	}
+	/* the handler took every message; anything left came unasked */
 	for (it = clist_begin(result); it != NULL; it = clist_next(it))
 		many_deliver(m, clist_content(it));
 	mailimap_fetch_list_free(result);
@@ -788,13 +811,9 @@ imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
 		return -1;
 	m.done = xcalloc(n, sizeof(*m.done));
 	while (lo < n && rc == 0) {
-		size_t cnt = 0;
-		uint64_t bytes = 0;
+		size_t cnt = n - lo < SET_CHUNK ? n - lo : SET_CHUNK;
 		struct many sub = m;
 
-		while (lo + cnt < n && cnt < SET_CHUNK && (cnt == 0 ||
-		    bytes + msgs[lo + cnt]->size <= MANY_MAX_BYTES))
-			bytes += msgs[lo + cnt++]->size;
 		sub.msgs = msgs + lo;
 		sub.n = cnt;
 		sub.base = lo;

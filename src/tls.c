@@ -22,6 +22,9 @@
 #include "tls.h"
 #include "util.h"
 
+/* Room for several 16 KiB TLS records per recv(2). */
+#define TLS_READ_BUFFER (128u << 10)
+
 struct tls {
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -297,6 +300,12 @@ tls_setup(struct tls *t, const struct tls_params *p, struct err *e)
 	}
 	SSL_set_mode(t->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Without read-ahead OpenSSL reads each record in two recv(2) calls
+	 * (header, then body): 260,000 calls for 500 MB of mail.  With it,
+	 * one call fills the buffer with many records; tls_pending then
+	 * counts those bytes, which poll(2) no longer sees. */
+	SSL_set_read_ahead(t->ssl, 1);
+	SSL_set_default_read_buffer_len(t->ssl, TLS_READ_BUFFER);
 	vp = SSL_get0_param(t->ssl);
 	X509_VERIFY_PARAM_set_hostflags(vp,
 	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -406,12 +415,10 @@ tls_write(struct tls *t, const void *buf, size_t n, int timeout_ms,
 	}
 }
 
-size_t
+bool
 tls_pending(const struct tls *t)
 {
-	int n = SSL_pending(t->ssl);
-
-	return n > 0 ? (size_t)n : 0;
+	return SSL_pending(t->ssl) > 0 || SSL_has_pending(t->ssl) == 1;
 }
 
 void

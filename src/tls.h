@@ -3,6 +3,7 @@
 #ifndef MAILSYNC_TLS_H
 #define MAILSYNC_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -40,8 +41,8 @@ ssize_t tls_read(struct tls *t, void *buf, size_t n, int timeout_ms,
 /* Write up to n bytes: the count written (> 0) or -1 with e set. */
 ssize_t tls_write(struct tls *t, const void *buf, size_t n, int timeout_ms,
     struct err *e);
-/* Decrypted bytes buffered inside the TLS layer. */
-size_t tls_pending(const struct tls *t);
+/* Whether bytes wait inside the TLS layer, decrypted or not yet. */
+bool tls_pending(const struct tls *t);
 
 /* Send close_notify (best effort, no waiting) and free; *tp becomes NULL. */
 void tls_free(struct tls **tp);

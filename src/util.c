@@ -200,8 +200,12 @@ crlf_to_lf(struct buf *out, const char *p, size_t n)
 	size_t start = 0;
 
 	xgrow(&out->data, &out->cap, out->len + n + 1, 1);
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
+	/* memchr, not a byte loop: this runs over every byte pulled */
+	for (const char *cr = memchr(p, '\r', n); cr != NULL;
+	    cr = memchr(cr + 1, '\r', n - (size_t)(cr + 1 - p))) {
+		size_t i = (size_t)(cr - p);
+
+		if (i + 1 < n && p[i + 1] == '\n') {
 			buf_add(out, p + start, i - start);
 			start = i + 1;
 		}
@@ -230,9 +234,11 @@ wire_size(const char *p, size_t n)
 {
 	uint64_t size = n;
 
-	for (size_t i = 0; i < n; i++)
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+	for (const char *lf = memchr(p, '\n', n); lf != NULL;
+	    lf = memchr(lf + 1, '\n', n - (size_t)(lf + 1 - p))) {
+		if (lf == p || lf[-1] != '\r')
 			size++;
+	}
 	return size;
 }
 

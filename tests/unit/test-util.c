@@ -23,6 +23,15 @@ main(void)
 	buf_reset(&b);
 	crlf_to_lf(&b, "a\r\nb\rc\r\n", 8);
 	is_str(b.data, "a\nb\rc\n", "CRLF to LF keeps a lone CR");
+	buf_reset(&b);
+	crlf_to_lf(&b, "\r\r\nx\r", 5);
+	is_str(b.data, "\r\nx\r", "CRLF to LF: CR before CRLF, CR at the end");
+	buf_reset(&b);
+	crlf_to_lf(&b, "", 0);
+	is_int((long long)b.len, 0, "CRLF to LF of nothing");
+	is_int((long long)wire_size("\n\r\n\n", 4), 6,
+	    "wire size: LF first, CRLF, LF last");
+	is_int((long long)wire_size("", 0), 0, "wire size of nothing");
 	buf_free(&b);
 
 	id = header_message_id("Subject: x\nMessage-Id:\n <a@b>\n\nbody\n", 37);
