@@ -361,6 +361,7 @@ move_batch(struct moves_ctx *mc, struct folder_work *fw, size_t a, size_t b,
 	if (moved)
 		mc->stats->moved[acted] += k;
 	fw[a].reload = fw[b].reload = true;
+	fw[a].relist[acted] = fw[b].relist[acted] = true;
 	rc = me.code == ERR_TEMP ? (*e = me, -1) : 0;
 out:
 	for (size_t i = 0; i < k; i++) {

@@ -17,7 +17,8 @@ struct folder_work {
 	char *name;
 	bool exists[2];
 	bool loaded;		/* listings and state below are valid */
-	bool reload;		/* changed by moves: list it again */
+	bool reload;		/* changed by moves: load the pairs again */
+	bool relist[2];		/* and list this side again */
 	bool uidvalidity_changed;
 	const char *detection;	/* how the server side was listed */
 	struct folder_status rst;

@@ -456,20 +456,37 @@ full:
 static int
 load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 {
-	bool again = fw->reload;
+	bool again = fw->reload, keep[2];
+	struct msg_list kept[2] = { { 0 } };
 
+	/* After moves, the side they did not act on is unchanged by them:
+	 * its listing (and status, and stamp) stays; only the pairs are new.
+	 * A server-side move pass then costs no second server listing. */
+	for (int s = 0; s < 2; s++) {
+		keep[s] = again && !fw->relist[s];
+		if (keep[s]) {
+			kept[s] = fw->ml[s];
+			memset(&fw->ml[s], 0, sizeof(fw->ml[s]));
+		}
+		fw->relist[s] = false;
+	}
 	folder_work_clear(fw);
+	fw->ml[0] = kept[0];
+	fw->ml[1] = kept[1];
 	fw->reload = false;
-	memset(&fw->rst, 0, sizeof(fw->rst));
-	memset(&fw->stamp, 0, sizeof(fw->stamp));
+	if (!keep[SIDE_REMOTE])
+		memset(&fw->rst, 0, sizeof(fw->rst));
+	if (!keep[SIDE_LOCAL])
+		memset(&fw->stamp, 0, sizeof(fw->stamp));
 	/* stamped before listing: a change during the listing then shows
 	 * as a different stamp next time, never as a missed change; and
 	 * tracked from before the stamp (see defer_record) */
-	if (fw->exists[SIDE_LOCAL] && c->store[SIDE_LOCAL]->ops->track &&
-	    !c->opts->dry_run)
+	if (fw->exists[SIDE_LOCAL] && !keep[SIDE_LOCAL] &&
+	    c->store[SIDE_LOCAL]->ops->track && !c->opts->dry_run)
 		c->store[SIDE_LOCAL]->ops->track(c->store[SIDE_LOCAL],
 		    fw->name);
-	if (fw->exists[SIDE_LOCAL] && c->store[SIDE_LOCAL]->ops->stamp &&
+	if (fw->exists[SIDE_LOCAL] && !keep[SIDE_LOCAL] &&
+	    c->store[SIDE_LOCAL]->ops->stamp &&
 	    c->store[SIDE_LOCAL]->ops->stamp(c->store[SIDE_LOCAL], fw->name,
 	    &fw->stamp, e) < 0)
 		return -1;
@@ -481,6 +498,8 @@ load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 		struct store *st = c->store[s];
 		int rc = 1;
 
+		if (keep[s])
+			continue;
 		if (!fw->exists[s])
 			continue;	/* dry run: would be created */
 		c->selected[s] = NULL;
