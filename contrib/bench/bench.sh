@@ -3,13 +3,14 @@
 # Benchmark mailsync against mbsync (isync) on a generated corpus served by a
 # throwaway Dovecot on loopback; prints a markdown table.  See README here.
 #
-# usage: contrib/bench/bench.sh [--messages N] [--reps R] [--quick] [--out FILE]
+# usage: contrib/bench/bench.sh [--messages N] [--reps R] [--quick] [--s7] [--s7-messages N] [--out FILE]
 #
 # Environment: MAILSYNC (default: _build/mailsync of this checkout), MBSYNC
 # (default: mbsync on PATH), TMPDIR (where the corpus and Maildirs go; it
-# needs about 5 times the corpus size, and write_bytes is only meaningful on
-# a disk file system, not tmpfs), BENCH_TIMEOUT (seconds one run may take
-# before it is killed and counted FAILED; default 3600).
+# needs about 5 times the corpus size, or 13 KiB a message of S7 when that is
+# more, and write_bytes is only meaningful on a disk file system, not tmpfs),
+# BENCH_TIMEOUT (seconds one run may take before it is killed and counted
+# FAILED; default 3600).
 
 set -u
 
@@ -21,6 +22,8 @@ usage() {
 N=
 QUICK=0
 REPS=3
+S7=0
+N7=200000
 OUTFILE=
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -29,6 +32,9 @@ while [ $# -gt 0 ]; do
 	--reps) [ $# -ge 2 ] || usage; REPS=$2; shift 2 ;;
 	--reps=*) REPS=${1#*=}; shift ;;
 	--quick) QUICK=1; shift ;;
+	--s7) S7=1; shift ;;
+	--s7-messages) [ $# -ge 2 ] || usage; S7=1; N7=$2; shift 2 ;;
+	--s7-messages=*) S7=1; N7=${1#*=}; shift ;;
 	--out) [ $# -ge 2 ] || usage; OUTFILE=$2; shift 2 ;;
 	--out=*) OUTFILE=${1#*=}; shift ;;
 	-h|--help) usage ;;
@@ -38,10 +44,11 @@ done
 if [ -z "$N" ]; then
 	if [ "$QUICK" = 1 ]; then N=2000; else N=20000; fi
 fi
-case "$N$REPS" in
-*[!0-9]*) echo "bench.sh: --messages and --reps take numbers" >&2; exit 2 ;;
+case "$N$REPS$N7" in
+*[!0-9]*) echo "bench.sh: --messages, --reps and --s7-messages take numbers" >&2; exit 2 ;;
 esac
 [ "$N" -ge 100 ] || { echo "bench.sh: --messages must be at least 100" >&2; exit 2; }
+[ "$N7" -ge 100 ] || { echo "bench.sh: --s7-messages must be at least 100" >&2; exit 2; }
 [ "$REPS" -ge 1 ] || { echo "bench.sh: --reps must be at least 1" >&2; exit 2; }
 case "$OUTFILE" in
 ''|/*) ;;
@@ -89,6 +96,7 @@ import base64
 import bisect
 import email.utils
 import imaplib
+import json
 import os
 import random
 import re
@@ -162,6 +170,11 @@ def target_size(rng):
 	return int(lo * (hi / lo) ** rng.random())
 
 
+def target_small(rng):
+	# S7's corpus: 1-4 KiB each, so that a large one stays affordable.
+	return int(1024 * 4 ** rng.random())
+
+
 class Maker:
 	def __init__(self, seed):
 		self.rng = random.Random(seed)
@@ -227,14 +240,16 @@ def write_file(d, sub, name, data, ts):
 	os.utime(path, (ts, ts))
 
 
-def cmd_gen(root, n):
-	"""gen ROOT N: write the corpus as a Dovecot Maildir++ tree."""
+def cmd_gen(root, n, kind="mixed"):
+	"""gen ROOT N [small]: write the corpus as a Dovecot Maildir++ tree;
+	small: every message 1-4 KiB."""
 	n = int(n)
+	size = target_small if kind == "small" else target_size
 	mk = Maker(SEED)
 	rng = random.Random(SEED + 1)
 	names = [f for f, _ in FOLDERS]
 	weights = [w for _, w in FOLDERS]
-	plan = [(rng.choices(names, weights)[0], target_size(rng), rng.random())
+	plan = [(rng.choices(names, weights)[0], size(rng), rng.random())
 	    for _ in range(n)]
 	archive = [i for i, p in enumerate(plan) if p[0] == "Archive"]
 	nmove = n // 40
@@ -377,6 +392,48 @@ def cmd_measure(out, log, *cmd):
 			fp.write("killed after %d s (BENCH_TIMEOUT)\n" % limit)
 	with open(out, "w") as fp:
 		fp.write("%d %.3f %.3f %d %d\n" % (rc, wall, cpu, rss, wbytes))
+	return 0
+
+
+# mbsync -Dd logs each call of its drivers; a message fetched from the server
+# (the far side) for copying is one fetch_msg there.
+MBSYNC_FETCH = re.compile(rb"^F: \[ *\d+\] Enter fetch_msg,")
+MBSYNC_DEBUG = re.compile(rb"^[FN]: \[ *\d+\] Enter load_box,")
+
+
+def cmd_bodies(tool, log):
+	"""bodies TOOL LOG: the message bodies fetched from the server in a run
+	logged with mailsync --json (its "pulled" count) or with mbsync -Dd;
+	nothing when the log does not tell."""
+	n = 0
+	told = False
+	with open(log, "rb") as fp:
+		for line in fp:
+			if tool == "mailsync":
+				if line.startswith(b'{"channel":'):
+					obj = json.loads(line)
+					n += obj["pulled"]["messages"]
+					told = True
+			elif MBSYNC_FETCH.match(line):
+				n += 1
+			elif MBSYNC_DEBUG.match(line):
+				told = True
+	if told:
+		print(n)
+	return 0
+
+
+def cmd_stored(root):
+	"""stored ROOT: bytes of the message files in a Maildir tree."""
+	total = 0
+	for dirpath, dirnames, _ in os.walk(root):
+		for sub in ("cur", "new"):
+			if sub in dirnames:
+				for e in os.scandir(os.path.join(dirpath, sub)):
+					total += e.stat().st_size
+		dirnames[:] = [d for d in dirnames
+		    if d not in ("cur", "new", "tmp")]
+	print(total)
 	return 0
 
 
@@ -727,73 +784,176 @@ def read_result(path):
 	return int(rc), float(wall), float(cpu), int(rss), int(wb)
 
 
-def cmd_table(resdir, reps, nmsg, mib):
-	"""table RESDIR REPS N MIB: the markdown table and notes."""
-	reps = int(reps)
+def read_check(base):
+	try:
+		with open(base + ".check") as fp:
+			return fp.read().strip()
+	except OSError:
+		return ""
+
+
+def run_failure(base, what):
+	"""Why the run recorded at BASE does not count, or None."""
+	res = read_result(base)
+	chk = read_check(base)
+	if res is None:
+		return "%s: not run" % what
+	if res[0] != 0:
+		return "%s: exit %d%s" % (what, res[0],
+		    (": " + chk) if chk else "")
+	if chk:
+		return "%s: %s" % (what, chk)
+	return None
+
+
+MIB = 1048576.0
+
+
+def timed_cells(resdir, key, tool, reps, notes):
+	"""Median wall s, median CPU s, peak RSS MiB, median FS write MiB of
+	the repetitions, or None when one of them failed."""
+	runs = []
+	for r in range(1, reps + 1):
+		base = os.path.join(resdir, "%s.%s.%d" % (key, tool, r))
+		why = run_failure(base, "rep %d" % r)
+		if why:
+			notes.append("%s %s FAILED (%s)" % (tool, key, why))
+			return None
+		runs.append(read_result(base))
+	return (statistics.median(x[1] for x in runs),
+	    statistics.median(x[2] for x in runs),
+	    max(x[3] for x in runs) / 1024.0,
+	    statistics.median(x[4] for x in runs) / MIB)
+
+
+def counted_cells(resdir, key, tool, notes):
+	"""MiB to the tool, MiB from it and bodies fetched in the count run,
+	or None."""
+	base = os.path.join(resdir, "%s.%s.count" % (key, tool))
+	why = run_failure(base, "count run")
+	if why is None:
+		try:
+			with open(base + ".wire") as fp:
+				tin, tout, _ = (int(x)
+				    for x in fp.read().split())
+			with open(base + ".bodies") as fp:
+				bodies = int(fp.read())
+		except (OSError, ValueError):
+			why = "count run: no counts"
+	if why:
+		notes.append("%s %s wire/bodies FAILED (%s)" % (tool, key, why))
+		return None
+	return tin / MIB, tout / MIB, bodies
+
+
+def mib(v):
+	# Three significant digits or so: a resync moves kilobytes.
+	return "%.1f" % v if v >= 10 else "%.2f" % v if v >= 1 else "%.3f" % v
+
+
+def read_ints(path):
+	try:
+		with open(path) as fp:
+			return [int(x) for x in fp.read().split()]
+	except (OSError, ValueError):
+		return None
+
+
+def stored_line(resdir, timed):
+	parts = []
+	for tool in ("mailsync", "mbsync"):
+		c = timed[("S1", tool)]
+		st = read_ints(os.path.join(resdir, "S1.%s.stored" % tool))
+		if c is None or not st or st[0] <= 0:
+			parts.append("%s —" % tool)
+			continue
+		parts.append("%s %.1f MiB written / %.1f MiB stored = %.2f%s"
+		    % (tool, c[3], st[0] / MIB, c[3] * MIB / st[0],
+		    " (target <= 1.5)" if tool == "mailsync" else ""))
+	print("S1 FS writes / bytes of mail stored (the message files of the "
+	    "Maildir, last repetition): %s." % "; ".join(parts))
+
+
+def s7_lines(resdir, timed, nmsg, n7, notes):
+	gen = read_ints(os.path.join(resdir, "S7.gen"))
+	init = []
+	for tool in ("mailsync", "mbsync"):
+		base = os.path.join(resdir, "S7init.%s.1" % tool)
+		why = run_failure(base, "initial sync")
+		if why:
+			notes.append("%s S7 FAILED (%s)" % (tool, why))
+			init.append("%s FAILED" % tool)
+		else:
+			init.append("%s %.1f s" % (tool, read_result(base)[1]))
+	print("S7 setup, not timed: %s; initial syncs %s (mbsync with FSync "
+	    "no)." % ("%d messages of 1-4 KiB, %.0f MiB, generated in %d s" %
+	    (gen[0], gen[1] / MIB, gen[2]) if gen and len(gen) == 3 else
+	    "corpus FAILED", ", ".join(init)))
+	rel = ["%s %.2fx" % (t, timed[("S7", t)][0] / timed[("S2", t)][0])
+	    for t in ("mailsync", "mbsync")
+	    if timed[("S7", t)] and timed[("S2", t)] and
+	    timed[("S2", t)][0] > 0]
+	print("S7 / S2 median (no-change resync, %d vs %d messages): %s." % (
+	    n7, nmsg, ", ".join(rel) if rel else "—"))
+
+
+def cmd_table(resdir, reps, nmsg, n7):
+	"""table RESDIR REPS N N7: the markdown table and notes; N7 is S7's
+	corpus size, 0 when S7 did not run."""
+	reps, nmsg, n7 = int(reps), int(nmsg), int(n7)
 	scen = [
 		("S1", "S1 initial pull (empty Maildir)"),
+		("S1nf", "S1 vs mbsync FSync no"),
 		("S2", "S2 no-change resync"),
 		("S3", "S3 1%% flags changed on server (%d msgs)" %
-		    (int(nmsg) // 100)),
+		    (nmsg // 100)),
 		("S4", "S4 %d msgs moved between folders on server" %
-		    (int(nmsg) // 40)),
-		("S5", "S5 %d new local msgs pushed" % (int(nmsg) // 100)),
+		    (nmsg // 40)),
+		("S5", "S5 %d new local msgs pushed" % (nmsg // 100)),
 		("S6", "S6 = S1 via 20 ms RTT proxy"),
 	]
+	if n7:
+		scen.append(("S7", "S7 = S2 on %d small msgs" % n7))
 	tools = ("mailsync", "mbsync")
 	notes = []
+	timed = {}
+	for key, _ in scen:
+		for tool in tools:
+			if key != "S1nf" or tool == "mbsync":
+				timed[(key, tool)] = timed_cells(resdir, key,
+				    tool, reps, notes)
+	# The FSync no row sets the same mailsync runs against mbsync's.
+	timed[("S1nf", "mailsync")] = timed[("S1", "mailsync")]
 	print("| scenario | mailsync median s | mbsync median s | ratio "
 	    "| mailsync CPU s | mbsync CPU s | RSS MiB each | "
-	    "FS write MiB each |")
-	print("|---|---:|---:|---:|---:|---:|---:|---:|")
-	med = {}
-	for key, label in scen:
-		cells = {}
-		for tool in tools:
-			runs = []
-			failed = None
-			for r in range(1, reps + 1):
-				base = os.path.join(resdir, "%s.%s.%d" %
-				    (key, tool, r))
-				res = read_result(base)
-				chk = ""
-				if os.path.exists(base + ".check"):
-					with open(base + ".check") as fp:
-						chk = fp.read().strip()
-				if res is None:
-					failed = failed or "rep %d: not run" % r
-				elif res[0] != 0:
-					failed = failed or "rep %d: exit %d%s" % (
-					    r, res[0], (": " + chk) if chk else "")
-				elif chk:
-					failed = failed or "rep %d: %s" % (r, chk)
-				else:
-					runs.append(res)
-			if failed:
-				notes.append("%s %s FAILED (%s)" % (tool, key,
-				    failed))
-				cells[tool] = None
-				continue
-			cells[tool] = (
-			    statistics.median(x[1] for x in runs),
-			    statistics.median(x[2] for x in runs),
-			    max(x[3] for x in runs) / 1024.0,
-			    statistics.median(x[4] for x in runs) / 1048576.0)
-			med[(key, tool)] = cells[tool][0]
-		a, b = cells["mailsync"], cells["mbsync"]
+	    "FS write MiB each | wire MiB in/out each | "
+	    "bodies fetched each |")
+	print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
-		def f(c, i, fmt):
-			return "FAILED" if c is None else fmt % c[i]
+	def f(c, i, fmt):
+		return "FAILED" if c is None else fmt % c[i]
+	for key, label in scen:
+		a, b = timed[(key, "mailsync")], timed[(key, "mbsync")]
 		ratio = "—" if a is None or b is None or b[0] <= 0 else \
 		    "%.2f" % (a[0] / b[0])
-		print("| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |" % (
+		if key == "S1nf":
+			wire = bodies = "—"
+		else:
+			ca, cb = (counted_cells(resdir, key, t, notes)
+			    for t in tools)
+			wire = ", ".join("FAILED" if c is None else
+			    "%s/%s" % (mib(c[0]), mib(c[1])) for c in (ca, cb))
+			bodies = " / ".join(f(c, 2, "%d") for c in (ca, cb))
+		print("| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s "
+		    "| %s | %s |" % (
 		    label, f(a, 0, "%.2f"), f(b, 0, "%.2f"), ratio,
 		    f(a, 1, "%.2f"), f(b, 1, "%.2f"), f(a, 2, "%.1f"),
-		    f(b, 2, "%.1f"), f(a, 3, "%.1f"), f(b, 3, "%.1f")))
+		    f(b, 2, "%.1f"), f(a, 3, "%.1f"), f(b, 3, "%.1f"),
+		    wire, bodies))
 	lat, cpu, rss, wb = watch_cells(resdir, notes)
 	print("| W: watch latency, s (server flag / server new / disk flag "
-	    "/ disk new) | %s | n/a | — | %s | n/a | %s / n/a | %s / n/a |"
-	    % (" / ".join(lat), cpu, rss, wb))
+	    "/ disk new) | %s | n/a | — | %s | n/a | %s / n/a | %s / n/a "
+	    "| — | — |" % (" / ".join(lat), cpu, rss, wb))
 	runs = [read_result(os.path.join(resdir, "floor.%d" % r))
 	    for r in range(1, reps + 1)]
 	runs = [x for x in runs if x is not None and x[0] == 0]
@@ -801,13 +961,19 @@ def cmd_table(resdir, reps, nmsg, mib):
 	if runs:
 		fw = statistics.median(x[1] for x in runs)
 		fc = statistics.median(x[2] for x in runs)
-		rel = "".join(", %s S1 = %.2fx floor" % (t, med[("S1", t)] / fw)
-		    for t in tools if ("S1", t) in med and fw > 0)
+		rel = "".join(", %s S1 = %.2fx floor" % (t,
+		    timed[("S1", t)][0] / fw) for t in tools
+		    if timed[("S1", t)] and fw > 0)
 		print("S1 floor (one imaplib session, UID FETCH 1:* "
 		    "BODY.PEEK[] per folder, data discarded): median %.2f s, "
 		    "CPU %.2f s%s." % (fw, fc, rel))
 	else:
 		print("S1 floor: FAILED")
+	print()
+	stored_line(resdir, timed)
+	if n7:
+		print()
+		s7_lines(resdir, timed, nmsg, n7, notes)
 	if notes:
 		print()
 		for n in notes:
@@ -818,7 +984,7 @@ def cmd_table(resdir, reps, nmsg, mib):
 def main():
 	cmds = {"gen": cmd_gen, "new": cmd_new, "measure": cmd_measure,
 	    "check": cmd_check, "fetch": cmd_fetch, "watch": cmd_watch,
-	    "table": cmd_table}
+	    "bodies": cmd_bodies, "stored": cmd_stored, "table": cmd_table}
 	if len(sys.argv) < 2 or sys.argv[1] not in cmds:
 		sys.stderr.write("benchlib.py: unknown command\n")
 		return 2
@@ -866,8 +1032,56 @@ done
 python3 "$PY" fetch "$IMAPS_PORT" rw "$PASS" "$CERT" body >/dev/null ||
 	bail "warm-up body fetch failed"
 
+# ---- proxies -------------------------------------------------------------
+# start_proxy DELAY_MS COUNT_FILE: delayproxy.py in front of Dovecot's IMAPS
+# port, writing its byte counts to COUNT_FILE on SIGUSR1; sets PX_PID and
+# PX_PORT.  Both proxies live until the end.
+px_pids=
+start_proxy() {
+	local fifo=$T/proxy.$1.port
+	mkfifo "$fifo" || bail "mkfifo failed"
+	python3 "$BENCH_DIR/delayproxy.py" --count "$2" 0 127.0.0.1 \
+		"$IMAPS_PORT" "$1" >"$fifo" &
+	PX_PID=$!
+	px_pids="$px_pids $PX_PID"
+	read -r PX_PORT <"$fifo" || bail "delayproxy.py did not start"
+}
+stop_proxies() {
+	local p
+	for p in $px_pids; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	px_pids=
+}
+at_exit stop_proxies
+
+# proxy_take PID COUNT_FILE [DEST]: the proxy's counts since the last take,
+# into DEST (or dropped); fails when it does not write them within 15 s.
+proxy_take() {
+	local i=0
+	rm -f "$2"
+	kill -USR1 "$1" 2>/dev/null || return 1
+	while [ ! -e "$2" ]; do
+		i=$((i + 1))
+		[ $i -gt 300 ] && return 1
+		sleep 0.05
+	done
+	if [ -n "${3:-}" ]; then mv "$2" "$3"; else rm -f "$2"; fi
+}
+
+# The counting runs of every scenario but S6 go through a pass-through
+# proxy (no delay); S6's through its own delay proxy.
+CPX_FILE=$T/count.0
+start_proxy 0 "$CPX_FILE"
+CPX_PID=$PX_PID CPX_PORT=$PX_PORT
+DPX_FILE=$T/count.10
+start_proxy 10 "$DPX_FILE"
+DPX_PID=$PX_PID DPX_PORT=$PX_PORT
+
 # ---- tool configurations -----------------------------------------------
-# ms_config FILE DIR PORT, mb_config FILE DIR PORT
+# ms_config FILE DIR PORT USER, mb_config FILE DIR PORT USER [no]: the
+# mbsync one with FSync no when the fifth argument is "no".
 ms_config() {
 	cat >"$1" <<YAML
 accounts:
@@ -875,7 +1089,7 @@ accounts:
     host: 127.0.0.1
     port: $3
     tls: imaps
-    user: ms
+    user: $4
     password: $PASS
     ca-file: $CERT
     timeout: 120
@@ -889,11 +1103,13 @@ YAML
 }
 
 mb_config() {
-	cat >"$1" <<RC
+	{
+		if [ "${5:-}" = no ]; then printf 'FSync no\n\n'; fi
+		cat <<RC
 IMAPAccount bench
 Host 127.0.0.1
 Port $3
-User mb
+User $4
 Pass $PASS
 SSLType IMAPS
 CertificateFile $CERT
@@ -914,17 +1130,44 @@ Create Both
 Expunge Both
 SyncState *
 RC
+	} >"$1"
 	chmod 600 "$1"
 }
 
 MS_DIR=$T/run/ms
 MB_DIR=$T/run/mb
-ms_config "$T/ms.yaml" "$MS_DIR" "$IMAPS_PORT"
-mb_config "$T/mb.rc" "$MB_DIR" "$IMAPS_PORT"
+ms_config "$T/ms.yaml" "$MS_DIR" "$IMAPS_PORT" ms
+mb_config "$T/mb.rc" "$MB_DIR" "$IMAPS_PORT" mb
+# the same Maildirs and state through the counting proxy
+ms_config "$T/msc.yaml" "$MS_DIR" "$CPX_PORT" ms
+mb_config "$T/mbc.rc" "$MB_DIR" "$CPX_PORT" mb
 
-# run_one SCEN REP TOOL CONFIG DIR: one measured run plus its check.
+# checked RES LOG USER DIR WHAT: whether the run recorded in RES (by
+# benchlib.py measure, its output in LOG) exited 0 and left USER's server
+# account and the Maildir DIR/mail agreeing; RES.check gets the reason when
+# not, else stays empty.
+checked() {
+	local res=$1 log=$2 user=$3 dir=$4 what=$5 rc wall
+	read -r rc wall _ <"$res"
+	if [ "$rc" != 0 ]; then
+		tail -3 "$log" | tr '\n' ' ' | cut -c1-200 >"$res.check"
+		say "$what: FAILED, exit $rc ($(cat "$res.check"))"
+		return 1
+	fi
+	if ! python3 "$PY" check "$DOVECOT_CONF" "$user" "$dir/mail" >"$res.check" 2>&1; then
+		say "$what: ${wall}s, WRONG RESULT: $(cat "$res.check")"
+		return 1
+	fi
+	: >"$res.check"
+}
+
+# account TOOL: the tool's server account for S1..S6.
+account() { if [ "$1" = mailsync ]; then echo ms; else echo mb; fi; }
+
+# run_one SCEN REP TOOL CONFIG DIR [USER]: one measured run plus its check;
+# USER is the server account, by default the tool's for S1..S6.
 run_one() {
-	local scen=$1 rep=$2 tool=$3 conf=$4 dir=$5 res log user rc wall
+	local scen=$1 rep=$2 tool=$3 conf=$4 dir=$5 user=${6:-} res log wall
 	res=$RES/$scen.$tool.$rep
 	log=$T/logs/$scen.$tool.$rep.log
 	# Runs from cron are minutes apart: the last change is never this
@@ -934,94 +1177,153 @@ run_one() {
 	# lists that folder in full instead of skipping it).
 	sleep 2.2
 	if [ "$tool" = mailsync ]; then
-		user=ms
 		python3 "$PY" measure "$res" "$log" "$MAILSYNC" -c "$conf" -a -q
 	else
-		user=mb
 		python3 "$PY" measure "$res" "$log" "$MBSYNC" -c "$conf" -a -q
 	fi
-	read -r rc wall _ <"$res"
-	if [ "$rc" != 0 ]; then
-		tail -3 "$log" | tr '\n' ' ' | cut -c1-200 >"$res.check"
-		say "$scen rep $rep $tool: FAILED, exit $rc ($(cat "$res.check"))"
-		return
-	fi
-	if ! python3 "$PY" check "$DOVECOT_CONF" "$user" "$dir/mail" >"$res.check" 2>&1; then
-		say "$scen rep $rep $tool: ${wall}s, WRONG RESULT: $(cat "$res.check")"
-		return
-	fi
-	: >"$res.check"
+	[ -n "$user" ] || user=$(account "$tool")
+	checked "$res" "$log" "$user" "$dir" "$scen rep $rep $tool" || return
+	read -r _ wall _ <"$res"
 	say "$scen rep $rep $tool: ${wall}s"
 }
 
+# run_count SCEN TOOL CONFIG DIR PROXY_PID COUNT_FILE [USER]: one more run,
+# not timed, through the proxy CONFIG points at: RES.wire gets the bytes
+# each way (see delayproxy.py --count), RES.bodies the message bodies
+# fetched from the server, from mailsync --json or mbsync -Dd (which would
+# slow a timed run).
+run_count() {
+	local scen=$1 tool=$2 conf=$3 dir=$4 pid=$5 cfile=$6 user=${7:-}
+	local res log tin tout bodies
+	res=$RES/$scen.$tool.count
+	log=$T/logs/$scen.$tool.count.log
+	proxy_take "$pid" "$cfile" || bail "the counting proxy does not answer"
+	sleep 2.2
+	if [ "$tool" = mailsync ]; then
+		python3 "$PY" measure "$res" "$log" "$MAILSYNC" -c "$conf" \
+			-a -q --json
+	else
+		python3 "$PY" measure "$res" "$log" "$MBSYNC" -c "$conf" -a -Dd
+	fi
+	proxy_take "$pid" "$cfile" "$res.wire" ||
+		bail "the counting proxy does not answer"
+	python3 "$PY" bodies "$tool" "$log" >"$res.bodies"
+	[ -n "$user" ] || user=$(account "$tool")
+	checked "$res" "$log" "$user" "$dir" "$scen count run $tool" || return
+	read -r tin tout _ <"$res.wire"
+	read -r bodies <"$res.bodies" || bodies="(not in the log)"
+	say "$scen count run $tool: $tin bytes in, $tout out, $bodies bodies"
+}
+
+# Maildirs of finished runs go to a trash directory that is emptied only
+# before S7 and at the end: ext4 does not hand out freshly freed inodes
+# again for a while (recently_deleted in its inode allocator), so a run
+# right after deleting 20,000 files spent most of its time in
+# open(O_CREAT) looking for a free one.  Both tools paid for it in S1 and
+# S6; a real first sync does not.
+TRASH=$T/trash
+mkdir -p "$TRASH"
+discard() { if [ -e "$1" ]; then mv "$1" "$TRASH/$(date +%s%N)"; fi; }
 # fresh DIR: an empty Maildir root (mbsync requires it to exist) and no state.
-fresh() { rm -rf "$1"; mkdir -p "$1/mail"; }
+fresh() { discard "$1"; mkdir -p "$1/mail"; }
 
 # ---- S1: initial pull, and its floor -----------------------------------
+# Each repetition also times mbsync with FSync no, into a directory of its
+# own, for the row "S1 vs mbsync FSync no".
+mb_config "$T/mbnf.rc" "$T/run/mbnf" "$IMAPS_PORT" mb no
 for rep in $(seq "$REPS"); do
 	fresh "$MS_DIR"
 	run_one S1 "$rep" mailsync "$T/ms.yaml" "$MS_DIR"
 	fresh "$MB_DIR"
 	run_one S1 "$rep" mbsync "$T/mb.rc" "$MB_DIR"
+	fresh "$T/run/mbnf"
+	run_one S1nf "$rep" mbsync "$T/mbnf.rc" "$T/run/mbnf"
+	discard "$T/run/mbnf"
 	python3 "$PY" measure "$RES/floor.$rep" "$T/logs/floor.$rep.log" \
 		python3 "$PY" fetch "$IMAPS_PORT" rw "$PASS" "$CERT" body
 	read -r _ wall _ <"$RES/floor.$rep"
 	say "S1 rep $rep floor: ${wall}s"
 done
+python3 "$PY" stored "$MS_DIR/mail" >"$RES/S1.mailsync.stored"
+python3 "$PY" stored "$MB_DIR/mail" >"$RES/S1.mbsync.stored"
+# Into directories of their own: S1's result stays the base for S2..S5.
+ms_config "$T/ms1c.yaml" "$T/run/ms1c" "$CPX_PORT" ms
+mb_config "$T/mb1c.rc" "$T/run/mb1c" "$CPX_PORT" mb
+fresh "$T/run/ms1c"
+run_count S1 mailsync "$T/ms1c.yaml" "$T/run/ms1c" "$CPX_PID" "$CPX_FILE"
+discard "$T/run/ms1c"
+fresh "$T/run/mb1c"
+run_count S1 mbsync "$T/mb1c.rc" "$T/run/mb1c" "$CPX_PID" "$CPX_FILE"
+discard "$T/run/mb1c"
 
 # ---- S6: S1 through a 10 ms each way proxy -----------------------------
 # Run right after S1 so that it pulls the very same corpus; into its own
 # directories, so S1's result stays the base for S2..S5.
-mkfifo "$T/proxy.port"
-python3 "$BENCH_DIR/delayproxy.py" 0 127.0.0.1 "$IMAPS_PORT" 10 >"$T/proxy.port" &
-PROXY_PID=$!
-stop_proxy() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; }
-at_exit stop_proxy
-read -r PROXY_PORT <"$T/proxy.port" || bail "delayproxy.py did not start"
-ms_config "$T/ms6.yaml" "$T/run/ms6" "$PROXY_PORT"
-mb_config "$T/mb6.rc" "$T/run/mb6" "$PROXY_PORT"
-for rep in $(seq "$REPS"); do
-	fresh "$T/run/ms6"
-	run_one S6 "$rep" mailsync "$T/ms6.yaml" "$T/run/ms6"
-	rm -rf "$T/run/ms6"
-	fresh "$T/run/mb6"
-	run_one S6 "$rep" mbsync "$T/mb6.rc" "$T/run/mb6"
-	rm -rf "$T/run/mb6"
+ms_config "$T/ms6.yaml" "$T/run/ms6" "$DPX_PORT" ms
+mb_config "$T/mb6.rc" "$T/run/mb6" "$DPX_PORT" mb
+s6() {	# s6 REP|count TOOL CONFIG DIR
+	fresh "$4"
+	if [ "$1" = count ]; then
+		run_count S6 "$2" "$3" "$4" "$DPX_PID" "$DPX_FILE"
+	else
+		run_one S6 "$1" "$2" "$3" "$4"
+	fi
+	discard "$4"
+}
+for rep in $(seq "$REPS") count; do
+	s6 "$rep" mailsync "$T/ms6.yaml" "$T/run/ms6"
+	s6 "$rep" mbsync "$T/mb6.rc" "$T/run/mb6"
 done
-stop_proxy
 
 # ---- S2..S5: resyncs of each tool's own synced Maildir -----------------
-both() {	# both SCEN REP
-	run_one "$1" "$2" mailsync "$T/ms.yaml" "$MS_DIR"
-	run_one "$1" "$2" mbsync "$T/mb.rc" "$MB_DIR"
+# Each ends with a counting run of both tools, after one more change of the
+# scenario's kind.
+both() {	# both SCEN REP|count
+	if [ "$2" = count ]; then
+		run_count "$1" mailsync "$T/msc.yaml" "$MS_DIR" \
+			"$CPX_PID" "$CPX_FILE"
+		run_count "$1" mbsync "$T/mbc.rc" "$MB_DIR" \
+			"$CPX_PID" "$CPX_FILE"
+	else
+		run_one "$1" "$2" mailsync "$T/ms.yaml" "$MS_DIR"
+		run_one "$1" "$2" mbsync "$T/mb.rc" "$MB_DIR"
+	fi
 }
 
-for rep in $(seq "$REPS"); do
+for rep in $(seq "$REPS") count; do
 	both S2 "$rep"
 done
 
-for rep in $(seq "$REPS"); do
-	if [ $((rep % 2)) = 1 ]; then op=add; else op=remove; fi
+# The changes of repetition N; the counting run has N = REPS + 1.
+s3_change() {	# \Flagged added on odd repetitions, removed on even ones
+	local op=add u
+	[ $(($1 % 2)) = 1 ] || op=remove
 	for u in ms mb; do
 		dadm flags "$op" -u "$u" '\Flagged' mailbox '*' \
 			header X-Bench-Set flagset || bail "doveadm flags $op failed"
 	done
-	both S3 "$rep"
-done
-
-for rep in $(seq "$REPS"); do
-	if [ $((rep % 2)) = 1 ]; then from=Archive to=Work; else from=Work to=Archive; fi
+}
+s4_change() {	# Archive to Work on odd repetitions, back on even ones
+	local from=Archive to=Work u
+	[ $(($1 % 2)) = 1 ] || { from=Work to=Archive; }
 	for u in ms mb; do
 		dadm move -u "$u" "$to" mailbox "$from" \
 			header X-Bench-Set moveset || bail "doveadm move failed"
 	done
-	both S4 "$rep"
-done
-
-for rep in $(seq "$REPS"); do
-	python3 "$PY" new "$rep" "$NNEW" "$MS_DIR/mail" "$MB_DIR/mail" ||
+}
+s5_change() {	# new messages, different ones each repetition
+	python3 "$PY" new "$1" "$NNEW" "$MS_DIR/mail" "$MB_DIR/mail" ||
 		bail "writing new messages failed"
-	both S5 "$rep"
+}
+for scen in S3 S4 S5; do
+	for rep in $(seq "$REPS") count; do
+		if [ "$rep" = count ]; then
+			"${scen,,}_change" $((REPS + 1))
+		else
+			"${scen,,}_change" "$rep"
+		fi
+		both "$scen" "$rep"
+	done
 done
 
 # ---- W: watch latency ----------------------------------------------------
@@ -1036,6 +1338,42 @@ python3 "$PY" watch "$RES/W" "$T/logs/W.log" "$MAILSYNC" "$T/ms.yaml" \
 	"$MS_DIR/mail" "$DOVECOT_CONF" ms "$IMAPS_PORT" "$PASS" "$CERT" \
 	"$WTRIALS" || say "W: FAILED"
 
+# ---- S7: S2 on a large corpus of small messages ------------------------
+# Accounts ms7 and mb7 on the same server.  The main scenarios' mail goes
+# first, so that the disk holds one benchmark's mail at a time.  Neither the
+# generation nor the initial syncs are timed; mbsync's uses FSync no, which
+# leaves the same Maildir and state sooner.
+if [ "$S7" = 1 ]; then
+	rm -rf "$TRASH" "$T/run" "$CORPUS" "$D/home/ms" "$D/home/mb" "$D/home/rw"
+	say "S7: generating $N7 small messages"
+	start=$(date +%s)
+	mkdir -p "$D/home/ms7" "$D/home/mb7"
+	read -r _ bytes < <(python3 "$PY" gen "$D/home/ms7/Maildir" "$N7" small) ||
+		bail "S7 corpus generation failed"
+	cp -al "$D/home/ms7/Maildir" "$D/home/mb7/Maildir" || bail "cp -al failed"
+	chown -R "$mail_uid:$mail_gid" "$D/home/ms7" "$D/home/mb7"
+	echo "$N7 $bytes $(($(date +%s) - start))" >"$RES/S7.gen"
+	say "S7 corpus: $N7 messages, $bytes bytes, in $(($(date +%s) - start)) s"
+	ms_config "$T/ms7.yaml" "$T/run/ms7" "$IMAPS_PORT" ms7
+	mb_config "$T/mb7.rc" "$T/run/mb7" "$IMAPS_PORT" mb7
+	mb_config "$T/mb7nf.rc" "$T/run/mb7" "$IMAPS_PORT" mb7 no
+	ms_config "$T/ms7c.yaml" "$T/run/ms7" "$CPX_PORT" ms7
+	mb_config "$T/mb7c.rc" "$T/run/mb7" "$CPX_PORT" mb7
+	fresh "$T/run/ms7"
+	fresh "$T/run/mb7"
+	run_one S7init 1 mailsync "$T/ms7.yaml" "$T/run/ms7" ms7
+	run_one S7init 1 mbsync "$T/mb7nf.rc" "$T/run/mb7" mb7
+	for rep in $(seq "$REPS"); do
+		run_one S7 "$rep" mailsync "$T/ms7.yaml" "$T/run/ms7" ms7
+		run_one S7 "$rep" mbsync "$T/mb7.rc" "$T/run/mb7" mb7
+	done
+	run_count S7 mailsync "$T/ms7c.yaml" "$T/run/ms7" \
+		"$CPX_PID" "$CPX_FILE" ms7
+	run_count S7 mbsync "$T/mb7c.rc" "$T/run/mb7" \
+		"$CPX_PID" "$CPX_FILE" mb7
+fi
+stop_proxies
+
 # ---- report ------------------------------------------------------------
 ms_version=$("$MAILSYNC" --version 2>/dev/null | head -1)
 report() {
@@ -1047,7 +1385,7 @@ report() {
 	echo "mailsync: $MAILSYNC (${ms_version:-version unknown});" \
 		"mbsync: $("$MBSYNC" -v 2>&1 | head -1); Dovecot $(dovecot --version | cut -d' ' -f1)."
 	echo
-	python3 "$PY" table "$RES" "$REPS" "$N" "$CORPUS_MIB"
+	python3 "$PY" table "$RES" "$REPS" "$N" "$((S7 ? N7 : 0))"
 }
 if [ -n "$OUTFILE" ]; then
 	report | tee "$OUTFILE"
