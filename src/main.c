@@ -2,7 +2,9 @@
 /* Command line: options, channel selection, exit status (SPEC.md section 2). */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "cfg.h"
 #include "err.h"
 #include "hooks.h"
+#include "jobs.h"
 #include "log.h"
 #include "mbsyncrc.h"
 #include "progress.h"
@@ -44,6 +47,7 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "import-mbsyncrc", required_argument, NULL, OPT_IMPORT_MBSYNCRC },
+	{ "jobs", required_argument, NULL, 'j' },
 	{ "watch", no_argument, NULL, 'w' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -59,6 +63,8 @@ usage(FILE *f)
 	    "  -a, --all          sync every channel in the config\n"
 	    "  -c, --config FILE  config file (default "
 	    "$XDG_CONFIG_HOME/mailsync/config.yaml)\n"
+	    "  -j, --jobs N       sync at most N accounts at once "
+	    "(default 4)\n"
 	    "  -l, --list         list the folders each channel would sync\n"
 	    "  -n, --dry-run      print what would be done; change nothing\n"
 	    "      --pull         this run only: server -> disk only\n"
@@ -130,9 +136,12 @@ run_hooks(const struct cfg *cfg, const char *channel,
 	strv_free(&errors);
 }
 
+/* tick, tick_arg: progress callback of a worker (NULL: the line of
+ * progress.c) */
 static enum err_code
 sync_selected(const struct cfg *cfg, const struct cfg_selection *sel,
-    const struct sync_opts *opts, bool json)
+    const struct sync_opts *opts, bool json,
+    void (*tick)(struct sync_stats *, void *), void *tick_arg)
 {
 	struct sync_stats st = { 0 };
 	struct err e = { 0 };
@@ -141,10 +150,10 @@ sync_selected(const struct cfg *cfg, const struct cfg_selection *sel,
 	struct progress pg;
 
 	/* -v lines on stderr would tear the line apart: no progress then */
-	progress_init(&pg, json || log_level != LOG_NORMAL || opts->dry_run ?
-	    NULL : stdout, sel->channel->name);
-	st.tick = progress_tick;
-	st.tick_arg = &pg;
+	progress_init(&pg, tick != NULL || json || log_level != LOG_NORMAL ||
+	    opts->dry_run ? NULL : stdout, sel->channel->name);
+	st.tick = tick != NULL ? tick : progress_tick;
+	st.tick_arg = tick != NULL ? tick_arg : &pg;
 	rc = sync_channel(sel->channel, &sel->folders, opts, &st, &e) < 0 ?
 	    e.code : ERR_OK;
 	progress_clear(&pg);
@@ -168,6 +177,84 @@ sync_selected(const struct cfg *cfg, const struct cfg_selection *sel,
 		run_hooks(cfg, sel->channel->name, &st, "");
 	sync_stats_free(&st);
 	return rc;
+}
+
+/* ---- channels of different accounts at once (jobs.c) ---- */
+
+struct run_ctx {
+	const struct cfg *cfg;
+	const struct cfg_selection *sel;
+	size_t nsel;
+	const struct sync_opts *opts;
+	bool json;
+};
+
+static enum err_code
+run_channel(void *arg, size_t i, void (*tick)(struct sync_stats *, void *),
+    void *tick_arg)
+{
+	const struct run_ctx *rx = arg;
+
+	return sync_selected(rx->cfg, &rx->sel[i], rx->opts, rx->json, tick,
+	    tick_arg);
+}
+
+/* as sync_selected prints a channel's error */
+static enum err_code
+run_failed(void *arg, size_t i, const char *why, bool synced,
+    double seconds)
+{
+	const struct run_ctx *rx = arg;
+	const char *name = rx->sel[i].channel->name;
+	struct sync_stats st = { 0 };
+
+	fprintf(stderr, "mailsync: channel %s: %s\n", name, why);
+	if (rx->json && !synced) {
+		strv_add(&st.errors, why);
+		report_json(stdout, name, &st, ERR_FAIL, seconds);
+		fflush(stdout);
+		sync_stats_free(&st);
+	}
+	return ERR_FAIL;
+}
+
+static enum err_code
+sync_all(struct run_ctx *rx, unsigned jobs, struct jobs_outcome *jo)
+{
+	struct jobs_params jp = {
+		.sel = rx->sel, .nsel = rx->nsel, .max_workers = jobs,
+		.progress = !rx->json && log_level == LOG_NORMAL,
+		.run = run_channel, .failed = run_failed, .arg = rx,
+	};
+	enum err_code worst = ERR_OK;
+	struct err e = { 0 };
+
+	/* a --debug trace is wanted live, not a channel at a time */
+	if (jobs > 1 && !rx->opts->dry_run && !log_debug &&
+	    jobs_ngroups(rx->sel, rx->nsel) > 1) {
+		if (jobs_run(&jp, jo, &e) == 0)
+			return jo->worst;
+		fprintf(stderr, "mailsync: %s; syncing one channel at a "
+		    "time\n", e.msg);
+	}
+	for (size_t i = 0; i < rx->nsel; i++)
+		worst = err_worst(worst, sync_selected(rx->cfg, &rx->sel[i],
+		    rx->opts, rx->json, NULL, NULL));
+	return worst;
+}
+
+static int
+parse_jobs(const char *s, unsigned *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < 1 || n > JOBS_MAX)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
 }
 
 /* ---- -w: main.c prints what the watch loop reports ---- */
@@ -291,9 +378,11 @@ main(int argc, char **argv)
 	bool watch = false;
 	struct err e = { 0 };
 	enum err_code worst = ERR_OK;
+	struct jobs_outcome jo = { 0 };
+	unsigned jobs = JOBS_DEFAULT;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "ac:lnvqwVh", long_options,
+	while ((c = getopt_long(argc, argv, "ac:j:lnvqwVh", long_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'a':
@@ -302,6 +391,14 @@ main(int argc, char **argv)
 		case 'c':
 			free(config);
 			config = xstrdup(optarg);
+			break;
+		case 'j':
+			if (parse_jobs(optarg, &jobs) < 0) {
+				fprintf(stderr, "mailsync: --jobs wants a "
+				    "number from 1 to %d\n", JOBS_MAX);
+				free(config);
+				return err_exitcode(ERR_CONFIG);
+			}
 			break;
 		case 'l':
 			list = true;
@@ -386,18 +483,29 @@ main(int argc, char **argv)
 		free(config);
 		return err_exitcode(e.code == ERR_OK ? ERR_CONFIG : e.code);
 	}
-	if (watch)
+	if (watch) {
 		worst = run_watch(config, argv + optind, argc - optind, all,
 		    &opts, json, &cfg, &sel, &nsel);
-	for (size_t i = 0; i < nsel && !watch; i++) {
-		enum err_code rc = list ? list_channel(&sel[i], nsel > 1) :
-		    verify ? verify_selected(&sel[i]) :
-		    sync_selected(cfg, &sel[i], &opts, json);
+	} else if (list || verify) {
+		for (size_t i = 0; i < nsel; i++)
+			worst = err_worst(worst, list ?
+			    list_channel(&sel[i], nsel > 1) :
+			    verify_selected(&sel[i]));
+	} else {
+		struct run_ctx rx = { .cfg = cfg, .sel = sel, .nsel = nsel,
+			.opts = &opts, .json = json };
 
-		worst = err_worst(worst, rc);
+		worst = sync_all(&rx, jobs, &jo);
 	}
 	cfg_selection_free(&sel, nsel);
 	cfg_free(&cfg);
 	free(config);
+	/* a worker's channels are reported; its status says only whether
+	 * the reports reached the parent */
+	if (jo.worker)
+		return worst == ERR_OK ? 0 : 1;
+	/* stopped by a signal: die of it, as a run without workers would */
+	if (jo.signal != 0)
+		raise(jo.signal);
 	return err_exitcode(worst);
 }

@@ -89,8 +89,8 @@ rate_text(const struct progress *p, const struct sync_stats *st,
 /* A line longer than the terminal wraps, and the next redraw's \r and
  * erase would only reach its last row: every redraw would leave one
  * behind.  So the line is cut one column short of the width. */
-static void
-fit_width(FILE *f, char *line)
+void
+progress_fit_width(FILE *f, char *line)
 {
 	struct winsize ws;
 	unsigned cols = 0;
@@ -134,7 +134,7 @@ progress_tick(struct sync_stats *st, void *arg)
 	    down, st->copied[SIDE_REMOTE], up,
 	    st->flagged[0] + st->flagged[1], st->deleted[0] + st->deleted[1],
 	    st->moved[0] + st->moved[1], tail);
-	fit_width(p->out, line);
+	progress_fit_width(p->out, line);
 	fprintf(p->out, "\r\033[K%s", line);
 	fflush(p->out);
 	p->drawn = true;

@@ -31,5 +31,7 @@ void progress_init(struct progress *p, FILE *f, const char *channel);
 void progress_tick(struct sync_stats *st, void *arg);
 /* Erase the line, before the summary is printed. */
 void progress_clear(struct progress *p);
+/* Cut line one column short of the width of the terminal f, if it is one. */
+void progress_fit_width(FILE *f, char *line);
 
 #endif

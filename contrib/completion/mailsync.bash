@@ -38,7 +38,7 @@ _mailsync()
 	local cur prev cfg i w
 	local opts="-a --all -c --config -l --list -n --dry-run -w --watch
 	    --pull --push -v --verbose -q --quiet --debug --force --json
-	    --verify --import-mbsyncrc -V --version -h --help"
+	    --verify --import-mbsyncrc -j --jobs -V --version -h --help"
 
 	COMPREPLY=()
 	cur=${COMP_WORDS[COMP_CWORD]}
