@@ -174,6 +174,7 @@ copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
 	struct batch b = { .r = r, .to = to };
 	struct msg **msgs = xcalloc(n, sizeof(*msgs));
 	bool *ok = xcalloc(n + 1, sizeof(*ok));
+	uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
 	struct err fe = { 0 };
 	int rc = -1;
 
@@ -199,7 +200,7 @@ copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
 	    fe.code == ERR_TEMP)
 		r->conn_lost = true;
 	if (dst->ops->batch_end != NULL &&
-	    dst->ops->batch_end(dst, ok, &fe) < 0)
+	    dst->ops->batch_end(dst, ok, uids, &fe) < 0)
 		note_failure(r, NULL, &fe);
 	for (size_t k = 0; k < b.nappended; k++) {
 		struct copy *cp = &b.v[b.order[k]];
@@ -208,6 +209,8 @@ copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
 		cp->done = dst->ops->batch_end == NULL || ok[k];
 		if (!cp->done)
 			r->failed[cp->a->group] = true;
+		else if (to == SIDE_REMOTE && cp->pair.uid == 0)
+			cp->pair.uid = uids[k];
 	}
 
 	if (state_begin(st, e) < 0)
@@ -236,6 +239,7 @@ out:
 	free(b.order);
 	free(msgs);
 	free(ok);
+	free(uids);
 	return rc;
 }
 

@@ -386,6 +386,59 @@ start_compress(struct imap_store *s, struct err *e)
 	    "COMPRESS", e);
 }
 
+/* Whether the last reply had "* ENABLED" with name (RFC 5161). */
+static bool
+enabled(struct imap_store *s, const char *name)
+{
+	struct mailimap_response_info *ri = s->imap->imap_response_info;
+	clistiter *it, *jt;
+
+	for (it = clist_begin(ri != NULL ? ri->rsp_extension_list : NULL);
+	    it != NULL; it = clist_next(it)) {
+		struct mailimap_extension_data *x = clist_content(it);
+		struct mailimap_capability_data *c = x->ext_data;
+
+		if (x->ext_extension == NULL || c == NULL ||
+		    x->ext_extension->ext_id != MAILIMAP_EXTENSION_ENABLE)
+			continue;
+		for (jt = clist_begin(c->cap_list); jt != NULL;
+		    jt = clist_next(jt)) {
+			struct mailimap_capability *cap = clist_content(jt);
+
+			if (cap->cap_type == MAILIMAP_CAPABILITY_NAME &&
+			    strcasecmp(cap->cap_data.cap_name, name) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * RFC 7162 section 3.2.3: QRESYNC is enabled before any SELECT.  From then
+ * on the server sends VANISHED instead of EXPUNGE for the whole session
+ * (see imap_count).  Only an "* ENABLED QRESYNC" counts; a refusal leaves
+ * CONDSTORE alone in use.  Sent just before the first SELECT, not at
+ * login: a run that finds every folder unchanged selects none and saves
+ * the round trip.
+ */
+int
+imap_before_select(struct imap_store *s, struct err *e)
+{
+	int r;
+
+	if (s->selected_once)
+		return 0;
+	s->selected_once = true;
+	if (!s->condstore || !has_cap(s, "QRESYNC") || !has_cap(s, "ENABLE"))
+		return 0;
+	r = imap_cmd_simple(s->imap, "ENABLE QRESYNC");
+	if (r == MAILIMAP_NO_ERROR)
+		s->qresync = enabled(s, "QRESYNC");
+	else if (r != MAILIMAP_ERROR_CUSTOM_COMMAND)
+		return imap_fail(s, r, "ENABLE QRESYNC", e);
+	return 0;
+}
+
 static int
 learn_delimiter(struct imap_store *s, struct err *e)
 {
@@ -485,6 +538,7 @@ imap_close(struct store **sp)
 		mailimap_free(s->imap);
 	}
 	imap_io_free(&s->io);
+	imap_append_queue_free(s);
 	free(s->sel_name);
 	free(s->sel_wire);
 	free(s->label);
@@ -510,6 +564,8 @@ static const struct store_ops imap_ops = {
 	.move = imap_move,
 	.status = imap_status,
 	.fetch_many = imap_fetch_many,
+	.batch_begin = imap_batch_begin,
+	.batch_end = imap_batch_end,
 	.idle_start = imap_idle_start,
 	.idle_check = imap_idle_check,
 	.idle_done = imap_idle_done,

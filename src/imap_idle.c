@@ -239,6 +239,10 @@ imap_idle_start(struct store *st, const char *name, int *fd_out,
 	}
 	if (imap_wire_name(s, name, &wire, e) < 0)
 		return -1;
+	if (imap_before_select(s, e) < 0) {
+		free(wire);
+		return -1;
+	}
 	/* Read-only: watching must not clear \Recent nor risk a change. */
 	imap_forget_selection(s);
 	imap_io_allow_permflags(s->io, true);

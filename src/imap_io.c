@@ -60,6 +60,9 @@ struct imap_io {
 	char tagged[512];
 	char copyuid[512];	/* last [COPYUID ...] status text */
 	bool lit_nul;		/* a NUL byte came inside a literal */
+	bool resp_cont;		/* the line goes on a response after a
+				 * literal */
+	uint32_t vanished;	/* UIDs VANISHED since the last EXISTS */
 
 	/* Client side, for the trace only. */
 	struct buf cline;
@@ -223,6 +226,15 @@ imap_io_take_copyuid(struct imap_io *io, char *out, size_t outsz)
 	snprintf(out, outsz, "%s", io->copyuid);
 	io->copyuid[0] = '\0';
 	return out;
+}
+
+uint32_t
+imap_io_take_vanished(struct imap_io *io)
+{
+	uint32_t n = io->vanished;
+
+	io->vanished = 0;
+	return n;
 }
 
 const char *
@@ -612,6 +624,63 @@ literal_at_end(const char *p, size_t n, uint64_t *size)
 	return true;
 }
 
+/* An nz-number at p[*i..n) (RFC 3501), moving *i past it; 0 if none. */
+static uint32_t
+nz_number(const char *p, size_t n, size_t *i)
+{
+	uint64_t v = 0;
+
+	while (*i < n && isdigit((unsigned char)p[*i]) && v <= UINT32_MAX)
+		v = v * 10 + (uint64_t)(p[(*i)++] - '0');
+	return v > UINT32_MAX ? 0 : (uint32_t)v;
+}
+
+/*
+ * libetpan 1.9.4 counts each EXPUNGE off its EXISTS, but not VANISHED
+ * (RFC 7162 section 3.2.10), which replaces EXPUNGE for the whole session
+ * once QRESYNC is enabled.  Untagged line p[0..n) starts a response: keep
+ * the number of UIDs that VANISHED (without EARLIER, which only reports
+ * the past) took away since the last EXISTS; EXISTS is absolute, so it
+ * starts the count again.  -1 for a VANISHED whose UIDs cannot be read.
+ */
+static int
+count_vanished(struct imap_io *io, const char *p, size_t n)
+{
+	size_t i = 2, len = token_len(p + 2, n - 2);
+	uint64_t total = io->vanished;
+
+	if (isdigit((unsigned char)p[2])) {
+		i += len + 1;
+		if (i < n && token_is(p + i, token_len(p + i, n - i),
+		    "EXISTS"))
+			io->vanished = 0;
+		return 0;
+	}
+	if (!token_is(p + 2, len, "VANISHED"))
+		return 0;
+	i += len + 1;
+	if (i >= n)
+		return io_fail(io, ERR_FAIL, "malformed VANISHED response "
+		    "from the server");
+	if (n - i >= 9 && strncasecmp(p + i, "(EARLIER)", 9) == 0)
+		return 0;
+	while (i < n) {
+		uint32_t lo = nz_number(p, n, &i), hi = lo;
+
+		if (lo != 0 && i < n && p[i] == ':') {
+			i++;
+			hi = nz_number(p, n, &i);
+		}
+		if (lo == 0 || hi == 0 || (i < n && (p[i] != ',' ||
+		    ++i == n)))
+			return io_fail(io, ERR_FAIL, "malformed VANISHED "
+			    "response from the server");
+		total += (lo < hi ? hi - lo : lo - hi) + 1ull;
+	}
+	io->vanished = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+	return 0;
+}
+
 static void
 keep_tagged(struct imap_io *io, const char *p, size_t n)
 {
@@ -633,14 +702,19 @@ line_done(struct imap_io *io)
 	const char *p = io->line.data;
 	size_t n = io->line.len, text;
 	bool tagged = false, first = io->nlines++ == 0;
+	bool start = !io->resp_cont;
 	uint64_t lit;
 
+	io->resp_cont = false;
 	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
 		n--;
 	trace(io, "S", p, n);
 	text = status_text_offset(p, n, &tagged);
 	if (tagged)
 		keep_tagged(io, p, n);
+	if (start && text == 0 && n > 2 && p[0] == '*' && p[1] == ' ' &&
+	    count_vanished(io, p, n) < 0)
+		return -1;
 	/* RFC 6851 sends COPYUID for MOVE in an untagged OK, which libetpan
 	 * does not keep: remember it here. */
 	if (text > 0 && n - text >= 9 &&
@@ -703,6 +777,7 @@ line_done(struct imap_io *io)
 			    "than %llu bytes of literals in one response",
 			    (unsigned long long)IMAP_IO_LITERAL_MAX);
 		io->lit_left = lit;
+		io->resp_cont = true;
 		if (log_debug && lit > 0) {
 			char note[64];
 
@@ -1022,6 +1097,18 @@ imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
 		r = imap_cmd_parse(imap);
 		return r == MAILIMAP_NO_ERROR ? MAILIMAP_ERROR_PROTOCOL : r;
 	}
+	return imap_cmd_add(imap, p, n);
+}
+
+int
+imap_cmd_literal_plus(struct mailimap *imap, const void *p, size_t n)
+{
+	char hdr[32];
+	int r;
+
+	snprintf(hdr, sizeof(hdr), "{%zu+}\r\n", n);
+	if ((r = imap_cmd_add(imap, hdr, strlen(hdr))) != MAILIMAP_NO_ERROR)
+		return r;
 	return imap_cmd_add(imap, p, n);
 }
 

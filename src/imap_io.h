@@ -70,6 +70,11 @@ bool imap_io_take_literal_nul(struct imap_io *io);
 const char *imap_io_take_copyuid(struct imap_io *io, char *out,
     size_t outsz);
 
+/* How many UIDs VANISHED responses (RFC 7162 section 3.2.10, without
+ * EARLIER) took away since the last EXISTS response, forgotten by the
+ * call: libetpan 1.9.4 counts them off no message count. */
+uint32_t imap_io_take_vanished(struct imap_io *io);
+
 /* Close the connection; *iop becomes NULL. */
 void imap_io_free(struct imap_io **iop);
 
@@ -89,6 +94,8 @@ int imap_cmd_add(struct mailimap *imap, const void *p, size_t n);
 int imap_cmd_string(struct mailimap *imap, const char *p, size_t n);
 /* "{n}", the server's "+" (else its refusal), then the bytes as they are. */
 int imap_cmd_literal(struct mailimap *imap, const void *p, size_t n);
+/* "{n+}" and the bytes without waiting (LITERAL+, RFC 7888). */
+int imap_cmd_literal_plus(struct mailimap *imap, const void *p, size_t n);
 int imap_cmd_end(struct mailimap *imap);
 /* begin + end for a command without arguments to send. */
 int imap_cmd_simple(struct mailimap *imap, const char *text);

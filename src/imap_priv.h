@@ -17,6 +17,8 @@
 /* UIDs per UID set in one command. */
 #define SET_CHUNK 1000
 
+struct append_queue;
+
 struct imap_store {
 	struct store base;	/* first: the engine sees only this */
 	const struct cfg_account *acct;
@@ -29,9 +31,12 @@ struct imap_store {
 	char broken_msg[sizeof(((struct err *)0)->msg)];
 	char delim;		/* hierarchy delimiter; 0 for none (NIL) */
 	bool uidplus, condstore;
+	bool qresync;		/* enabled (RFC 7162 section 3.2.3) */
+	bool selected_once;	/* too late to enable anything */
 	char *sel_name;		/* canonical name of the selected one */
 	char *sel_wire;
 	struct folder_status sel;
+	struct append_queue *aq;	/* batch_begin .. batch_end */
 };
 
 static inline struct imap_store *
@@ -71,9 +76,17 @@ int imap_fail(struct imap_store *s, int r, const char *what, struct err *e);
 int imap_check_usable(struct imap_store *s, const char *what, struct err *e);
 int imap_check_selected(struct imap_store *s, const char *what,
     struct err *e);
+/* Call before each SELECT or EXAMINE: the first enables QRESYNC where
+ * the server offers it.  0, or -1 with e. */
+int imap_before_select(struct imap_store *s, struct err *e);
 /* Forget the selected folder (the server's selection is gone or about
  * to change). */
 void imap_forget_selection(struct imap_store *s);
+/* Bring s->sel.exists up to date after a command on the selected folder:
+ * libetpan's EXISTS less what VANISHED took away since (see
+ * imap_io_take_vanished).  Call it before every use of the count; -1 with
+ * the session broken when the server took away more than it held. */
+int imap_count(struct imap_store *s, const char *what, struct err *e);
 
 /* ---- folders (imap_folders.c) ---------------------------------------- */
 
@@ -120,7 +133,7 @@ int imap_select(struct store *st, const char *name,
     struct folder_status *out, struct err *e);
 int imap_list(struct store *st, struct msg_list *out, struct err *e);
 int imap_list_changed(struct store *st, uint64_t since,
-    struct msg_list *out, uint32_t *exists, struct err *e);
+    struct store_changes *out, struct err *e);
 int imap_uids(struct store *st, uint32_t **out, size_t *n, struct err *e);
 int imap_details(struct store *st, struct msg **msgs, size_t n,
     struct err *e);
@@ -129,10 +142,24 @@ int imap_fetch(struct store *st, const struct msg *m, struct buf *out,
 int imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
     store_body_fn *fn, void *arg, struct err *e);
 
-/* ---- writing (imap_write.c) ------------------------------------------ */
+/* ---- appending (imap_append.c) -------------------------------------- */
 
 int imap_append(struct store *st, const char *data, size_t len,
     const struct flags *fl, int64_t date, struct msg *out, struct err *e);
+void imap_batch_begin(struct store *st);
+int imap_batch_end(struct store *st, bool *ok, uint32_t *uids,
+    struct err *e);
+/* Drop the batch queue of a closing session. */
+void imap_append_queue_free(struct imap_store *s);
+
+/* ---- writing (imap_write.c) ------------------------------------------ */
+
+/* "(\Seen $Forwarded kw)", as APPEND takes flags. */
+void imap_flag_text(struct buf *b, const struct flags *fl);
+/* "1:3,7" at *pp into ascending UIDs (appended to *v), *pp moved past
+ * it; false on a malformed set or one over a million UIDs. */
+bool imap_parse_uid_seq(const char **pp, uint32_t **v, size_t *n,
+    size_t *cap);
 int imap_set_flags(struct store *st, struct flag_change *v, size_t n,
     struct err *e);
 int imap_remove(struct store *st, struct msg **msgs, size_t n,

@@ -27,20 +27,42 @@ imap_forget_selection(struct imap_store *s)
 	s->sel_name = NULL;
 	s->sel_wire = NULL;
 	memset(&s->sel, 0, sizeof(s->sel));
+	imap_io_take_vanished(s->io);	/* they were the old folder's */
 }
 
-static void
-fill_status(struct imap_store *s, struct folder_status *out)
+int
+imap_count(struct imap_store *s, const char *what, struct err *e)
+{
+	struct mailimap_selection_info *si = s->imap->imap_selection_info;
+	uint32_t gone = imap_io_take_vanished(s->io);
+
+	if (si == NULL)
+		return err_set(e, ERR_FAIL, "%s: %s: no folder selected",
+		    s->label, what);
+	/* A count that is off would list too few messages (read as
+	 * deletions) or ask for ones past the end. */
+	if (gone > si->sel_exists)
+		return imap_set_broken(s, ERR_FAIL, what, "the server reported "
+		    "more messages vanished than the folder held (protocol "
+		    "error)", e);
+	si->sel_exists -= gone;
+	s->sel.exists = si->sel_exists;
+	return 0;
+}
+
+static int
+fill_status(struct imap_store *s, const char *what,
+    struct folder_status *out, struct err *e)
 {
 	struct mailimap_selection_info *si = s->imap->imap_selection_info;
 
-	if (si != NULL) {
-		s->sel.exists = si->sel_exists;
-		if (si->sel_uidnext > s->sel.uidnext)
-			s->sel.uidnext = si->sel_uidnext;
-	}
+	if (imap_count(s, what, e) < 0)
+		return -1;
+	if (si->sel_uidnext > s->sel.uidnext)
+		s->sel.uidnext = si->sel_uidnext;
 	if (out != NULL)
 		*out = s->sel;
+	return 0;
 }
 
 int
@@ -61,11 +83,14 @@ imap_select(struct store *st, const char *name, struct folder_status *out,
 		r = mailimap_noop(s->imap);
 		if (r != MAILIMAP_NO_ERROR)
 			return imap_fail(s, r, what, e);
-		fill_status(s, out);
-		return 0;
+		return fill_status(s, what, out, e);
 	}
 	if (imap_wire_name(s, name, &wire, e) < 0)
 		return -1;
+	if (imap_before_select(s, e) < 0) {
+		free(wire);
+		return -1;
+	}
 	imap_forget_selection(s);
 
 	imap_io_allow_permflags(s->io, true);
@@ -89,8 +114,7 @@ imap_select(struct store *st, const char *name, struct folder_status *out,
 	s->sel.highestmodseq = modseq;
 	s->sel_name = xstrdup(name);
 	s->sel_wire = wire;
-	fill_status(s, out);
-	return 0;
+	return fill_status(s, what, out, e);
 }
 
 /* ---- message attributes ---------------------------------------------- */
@@ -272,13 +296,38 @@ imap_cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The VANISHED response in extension data x, or NULL. */
+static struct mailimap_qresync_vanished *
+vanished_of(struct mailimap_extension_data *x)
+{
+	if (x == NULL || x->ext_extension == NULL ||
+	    x->ext_extension->ext_id != MAILIMAP_EXTENSION_QRESYNC ||
+	    x->ext_type != MAILIMAP_QRESYNC_TYPE_VANISHED)
+		return NULL;
+	return x->ext_data;
+}
+
+/* Whether the last command's responses removed messages (EXPUNGE, or
+ * VANISHED once QRESYNC is enabled), shifting sequence numbers. */
 static bool
 expunges_seen(struct imap_store *s)
 {
 	struct mailimap_response_info *ri = s->imap->imap_response_info;
+	clistiter *it;
 
-	return ri != NULL && ri->rsp_expunged != NULL &&
-	    clist_count(ri->rsp_expunged) > 0;
+	if (ri == NULL)
+		return false;
+	if (ri->rsp_expunged != NULL && clist_count(ri->rsp_expunged) > 0)
+		return true;
+	for (it = clist_begin(ri->rsp_extension_list); it != NULL;
+	    it = clist_next(it)) {
+		struct mailimap_qresync_vanished *v =
+		    vanished_of(clist_content(it));
+
+		if (v != NULL && !v->qr_earlier)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -295,15 +344,21 @@ list_pass(struct imap_store *s, struct msg_list *out, struct err *e)
 	int rc = 1;
 
 	snprintf(what, sizeof(what), "FETCH %s", s->sel_name);
-	while (rc == 1 && s->imap->imap_selection_info != NULL &&
-	    lo <= s->imap->imap_selection_info->sel_exists) {
-		uint32_t total = s->imap->imap_selection_info->sel_exists;
-		uint32_t hi = total - lo < LIST_CHUNK ? total :
-		    lo + LIST_CHUNK - 1;
-		struct mailimap_set *set = mailimap_set_new_interval(lo, hi);
+	while (rc == 1) {
+		uint32_t total, hi;
+		struct mailimap_set *set;
 		clist *result = NULL;
 		clistiter *it;
 		int r;
+
+		if (imap_count(s, what, e) < 0) {
+			rc = -1;
+			break;
+		}
+		if (lo > (total = s->sel.exists))
+			break;
+		hi = total - lo < LIST_CHUNK ? total : lo + LIST_CHUNK - 1;
+		set = mailimap_set_new_interval(lo, hi);
 
 		r = mailimap_fetch(s->imap, set, ft, &result);
 		mailimap_set_free(set);
@@ -395,8 +450,6 @@ imap_list(struct store *st, struct msg_list *out, struct err *e)
 		}
 	}
 	free(uids);
-	if (r >= 0 && s->imap->imap_selection_info != NULL)
-		s->sel.exists = s->imap->imap_selection_info->sel_exists;
 	return r < 0 ? -1 : 0;
 }
 
@@ -417,43 +470,84 @@ dup_uid(const struct msg_list *out, size_t first)
 	return dup;
 }
 
-int
-imap_list_changed(struct store *st, uint64_t since, struct msg_list *out,
-    uint32_t *exists, struct err *e)
+static int
+cmp_range(const void *a, const void *b)
 {
-	struct imap_store *s = imap_of(st);
-	struct mailimap_fetch_type *ft;
-	struct mailimap_set *set;
-	clist *result = NULL;
-	clistiter *it;
-	size_t first = out->n;
-	uint32_t dup;
-	char what[300];
-	int r, rc = 0;
+	const struct uid_range *x = a, *y = b;
 
-	if (imap_check_selected(s, "UID FETCH", e) < 0)
-		return -1;
-	snprintf(what, sizeof(what), "UID FETCH %s (CHANGEDSINCE %llu)",
-	    s->sel_name, (unsigned long long)since);
-	if (!s->condstore || s->sel.highestmodseq == 0 || since == 0)
-		return err_set(e, ERR_FAIL, "%s: %s: the folder has no "
-		    "modification sequences (CONDSTORE)", s->label, what);
-	ft = imap_fetch_type_new(true, false, false);
-	set = mailimap_set_new_interval(1, 0);	/* 1:* */
-	r = mailimap_uid_fetch_changedsince(s->imap, set, ft, since, &result);
-	mailimap_set_free(set);
-	mailimap_fetch_type_free(ft);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_fail(s, r, what, e);
-	/* A NO with some data is no "nothing changed": a partial answer
-	 * would hide flag changes. */
-	if (!imap_tagged_ok(s)) {
-		mailimap_fetch_list_free(result);
-		return err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
-		    imap_server_text(s));
-	}
-	for (it = clist_begin(result); rc == 0 && it != NULL;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Add the UIDs of v to out->vanished. */
+static void
+add_vanished(struct store_changes *out, size_t *cap,
+    const struct mailimap_qresync_vanished *v)
+{
+	clistiter *it;
+
+	if (v == NULL || v->qr_known_uids == NULL)
+		return;
+	for (it = clist_begin(v->qr_known_uids->set_list); it != NULL;
 	    it = clist_next(it)) {
+		const struct mailimap_set_item *si = clist_content(it);
+		/* libetpan reads "*" as 0; taking it for the highest UID
+		 * can only make the listing look short, which falls back
+		 * to asking the server. */
+		uint32_t a = si->set_first ? si->set_first : UINT32_MAX;
+		uint32_t b = si->set_last ? si->set_last : UINT32_MAX;
+
+		xgrow(&out->vanished, cap, out->nvanished + 1,
+		    sizeof(*out->vanished));
+		out->vanished[out->nvanished++] = (struct uid_range){
+			a < b ? a : b, a < b ? b : a };
+	}
+}
+
+/*
+ * Every UID of the last command's VANISHED responses, EARLIER or not (one
+ * sent meanwhile also means gone), with first (which libetpan took out of
+ * the list), as sorted ranges that do not overlap.
+ */
+static void
+collect_vanished(struct imap_store *s,
+    const struct mailimap_qresync_vanished *first, struct store_changes *out)
+{
+	struct mailimap_response_info *ri = s->imap->imap_response_info;
+	size_t cap = 0, k = 0;
+	clistiter *it;
+
+	out->has_vanished = true;
+	add_vanished(out, &cap, first);
+	for (it = clist_begin(ri != NULL ? ri->rsp_extension_list : NULL);
+	    it != NULL; it = clist_next(it))
+		add_vanished(out, &cap, vanished_of(clist_content(it)));
+	if (out->nvanished == 0)
+		return;
+	qsort(out->vanished, out->nvanished, sizeof(*out->vanished),
+	    cmp_range);
+	for (size_t i = 1; i < out->nvanished; i++) {
+		struct uid_range *last = &out->vanished[k];
+
+		if (out->vanished[i].lo <= last->hi ||
+		    out->vanished[i].lo == last->hi + 1) {
+			if (out->vanished[i].hi > last->hi)
+				last->hi = out->vanished[i].hi;
+		} else {
+			out->vanished[++k] = out->vanished[i];
+		}
+	}
+	out->nvanished = k + 1;
+}
+
+/* The changed messages of a CHANGEDSINCE answer into out. */
+static int
+read_changed(struct imap_store *s, clist *result, const char *what,
+    struct msg_list *out, struct err *e)
+{
+	clistiter *it;
+	uint32_t dup;
+
+	for (it = clist_begin(result); it != NULL; it = clist_next(it)) {
 		struct fetched f;
 		struct msg *m;
 
@@ -465,10 +559,9 @@ imap_list_changed(struct store *st, uint64_t since, struct msg_list *out,
 		}
 		if (f.uid == 0) {
 			flags_free(&f.flags);
-			rc = err_set(e, ERR_FAIL, "%s: %s: the server sent a "
+			return err_set(e, ERR_FAIL, "%s: %s: the server sent a "
 			    "message without a valid UID (protocol error)",
 			    s->label, what);
-			break;
 		}
 		xgrow(&out->v, &out->cap, out->n + 1, sizeof(*out->v));
 		m = &out->v[out->n++];
@@ -476,17 +569,66 @@ imap_list_changed(struct store *st, uint64_t since, struct msg_list *out,
 		m->uid = f.uid;
 		m->flags = f.flags;
 	}
-	mailimap_fetch_list_free(result);
-	if (rc == 0 && (dup = dup_uid(out, first)) != 0)
-		rc = err_set(e, ERR_FAIL, "%s: %s: the server listed UID %u "
+	if ((dup = dup_uid(out, 0)) != 0)
+		return err_set(e, ERR_FAIL, "%s: %s: the server listed UID %u "
 		    "twice (protocol error)", s->label, what, dup);
+	return 0;
+}
+
+int
+imap_list_changed(struct store *st, uint64_t since,
+    struct store_changes *out, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct mailimap_qresync_vanished *first = NULL;
+	struct mailimap_fetch_type *ft;
+	struct mailimap_set *set;
+	clist *result = NULL;
+	char what[300];
+	int r, rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (imap_check_selected(s, "UID FETCH", e) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "UID FETCH %s (CHANGEDSINCE %llu%s)",
+	    s->sel_name, (unsigned long long)since,
+	    s->qresync ? " VANISHED" : "");
+	if (!s->condstore || s->sel.highestmodseq == 0 || since == 0)
+		return err_set(e, ERR_FAIL, "%s: %s: the folder has no "
+		    "modification sequences (CONDSTORE)", s->label, what);
+	ft = imap_fetch_type_new(true, false, false);
+	set = mailimap_set_new_interval(1, 0);	/* 1:* */
+	if (s->qresync)
+		r = mailimap_uid_fetch_qresync(s->imap, set, ft, since,
+		    &result, &first);
+	else
+		r = mailimap_uid_fetch_changedsince(s->imap, set, ft, since,
+		    &result);
+	mailimap_set_free(set);
+	mailimap_fetch_type_free(ft);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(s, r, what, e);
+	/* A NO with some data is no "nothing changed": a partial answer
+	 * would hide flag changes. */
+	if (!imap_tagged_ok(s))
+		rc = err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
+		    imap_server_text(s));
+	if (rc == 0 && s->qresync)
+		collect_vanished(s, first, out);
+	if (first != NULL)
+		mailimap_qresync_vanished_free(first);
+	if (rc == 0)
+		rc = read_changed(s, result, what, &out->msgs, e);
+	mailimap_fetch_list_free(result);
+	if (rc == 0)
+		rc = imap_count(s, what, e);
 	if (rc < 0) {
-		truncate_list(out, first);
+		msg_list_free(&out->msgs);
+		free(out->vanished);
+		memset(out, 0, sizeof(*out));
 		return -1;
 	}
-	if (s->imap->imap_selection_info != NULL)
-		s->sel.exists = s->imap->imap_selection_info->sel_exists;
-	*exists = s->sel.exists;
+	out->exists = s->sel.exists;
 	return 0;
 }
 
@@ -504,16 +646,20 @@ uids_pass(struct imap_store *s, uint32_t **v, size_t *n, size_t *cap,
 	int rc = 1;
 
 	snprintf(what, sizeof(what), "UID SEARCH %s", s->sel_name);
-	while (rc == 1 && s->imap->imap_selection_info != NULL &&
-	    lo <= s->imap->imap_selection_info->sel_exists) {
-		uint32_t total = s->imap->imap_selection_info->sel_exists;
-		uint32_t hi = total - lo < SEARCH_CHUNK ? total :
-		    lo + SEARCH_CHUNK - 1;
-		struct mailimap_search_key *key = mailimap_search_key_new_set(
-		    mailimap_set_new_interval(lo, hi));
+	while (rc == 1) {
+		uint32_t total, hi;
+		struct mailimap_search_key *key;
 		clist *result = NULL;
 		clistiter *it;
 		int r;
+
+		if (imap_count(s, what, e) < 0)
+			return -1;
+		if (lo > (total = s->sel.exists))
+			break;
+		hi = total - lo < SEARCH_CHUNK ? total : lo + SEARCH_CHUNK - 1;
+		key = mailimap_search_key_new_set(
+		    mailimap_set_new_interval(lo, hi));
 
 		r = mailimap_uid_search(s->imap, NULL, key, &result);
 		mailimap_search_key_free(key);
@@ -573,8 +719,6 @@ imap_uids(struct store *st, uint32_t **out, size_t *n, struct err *e)
 		*n = 0;
 		return -1;
 	}
-	if (s->imap->imap_selection_info != NULL)
-		s->sel.exists = s->imap->imap_selection_info->sel_exists;
 	*out = v;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* IMAP writing: APPEND, flags (STORE), MOVE or COPY, EXPUNGE. */
+/* IMAP writing: flags (STORE), MOVE or COPY, EXPUNGE. */
 #include "config.h"
 
 #include <stdint.h>
@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <libetpan/libetpan.h>
 
@@ -93,9 +92,8 @@ kw_to_buf(void *arg, const char *w)
 	buf_adds(b, w);
 }
 
-/* "(\Seen $Forwarded kw)" for APPEND. */
-static void
-flag_text(struct buf *b, const struct flags *fl)
+void
+imap_flag_text(struct buf *b, const struct flags *fl)
 {
 	buf_addc(b, '(');
 	for (size_t i = 0; i < sizeof(flag_order) / sizeof(*flag_order); i++) {
@@ -262,159 +260,15 @@ imap_remove(struct store *st, struct msg **msgs, size_t n, struct err *e)
 			rc = imap_fail(s, r, what, e);
 	}
 	free(uids);
-	if (rc == 0 && s->imap->imap_selection_info != NULL)
-		s->sel.exists = s->imap->imap_selection_info->sel_exists;
+	if (rc == 0)
+		rc = imap_count(s, what, e);
 	return rc;
-}
-
-/* ---- append ---------------------------------------------------------- */
-
-/* "[APPENDUID <uidvalidity> <uid>]" in the tagged OK (RFC 4315). */
-static bool
-parse_appenduid(const char *t, uint32_t *uidvalidity, uint32_t *uid)
-{
-	const char *p = strcasestr(t, "[APPENDUID ");
-	unsigned long uv, u;
-	char *end;
-
-	if (p == NULL)
-		return false;
-	p += strlen("[APPENDUID ");
-	uv = strtoul(p, &end, 10);
-	if (end == p || *end != ' ')
-		return false;
-	p = end + 1;
-	u = strtoul(p, &end, 10);
-	if (end == p || *end != ']' || u == 0 || u > UINT32_MAX ||
-	    uv > UINT32_MAX)
-		return false;
-	*uidvalidity = (uint32_t)uv;
-	*uid = (uint32_t)u;
-	return true;
-}
-
-/*
- * Without UIDPLUS: the new message is the one with this Message-ID and
- * wire size among the UIDs from `from` on (the highest if several).
- */
-static int
-find_appended(struct imap_store *s, uint32_t from, const char *msgid,
-    uint64_t size, uint32_t *uid_out, struct err *e)
-{
-	struct mailimap_fetch_type *ft;
-	struct mailimap_set *set;
-	clist *result = NULL;
-	clistiter *it;
-	char what[300];
-	int r;
-
-	snprintf(what, sizeof(what), "APPEND %s", s->sel_name);
-	r = mailimap_noop(s->imap);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_fail(s, r, what, e);
-	ft = imap_fetch_type_new(false, true, false);
-	/* "n:*" also returns the last message when n is past the end. */
-	set = mailimap_set_new_interval(from ? from : 1, 0);
-	r = mailimap_uid_fetch(s->imap, set, ft, &result);
-	mailimap_set_free(set);
-	mailimap_fetch_type_free(ft);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_fail(s, r, what, e);
-	*uid_out = 0;
-	for (it = clist_begin(result); it != NULL; it = clist_next(it)) {
-		struct fetched f;
-		char *id;
-
-		imap_read_msg_att(clist_content(it), &f);
-		flags_free(&f.flags);
-		if (!f.has_uid || f.uid < from || !f.has_size ||
-		    f.size != size || !f.has_body)
-			continue;
-		id = f.body ? header_message_id(f.body, f.body_len) : NULL;
-		if ((id == NULL && msgid == NULL) ||
-		    (id != NULL && msgid != NULL && strcmp(id, msgid) == 0))
-			if (f.uid > *uid_out)
-				*uid_out = f.uid;
-		free(id);
-	}
-	mailimap_fetch_list_free(result);
-	if (*uid_out == 0)
-		return err_set(e, ERR_FAIL, "%s: %s: the message was stored "
-		    "but cannot be found again (the server lacks UIDPLUS)",
-		    s->label, what);
-	return 0;
-}
-
-int
-imap_append(struct store *st, const char *data, size_t len,
-    const struct flags *fl, int64_t date, struct msg *out, struct err *e)
-{
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
-		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct imap_store *s = imap_of(st);
-	struct buf wire = { 0 }, cmd = { 0 };
-	uint32_t uv = 0, uid = 0, from;
-	char what[300];
-	int r;
-
-	if (imap_check_selected(s, "APPEND", e) < 0)
-		return -1;
-	snprintf(what, sizeof(what), "APPEND %s", s->sel_name);
-	lf_to_crlf(&wire, data, len);
-	from = s->sel.uidnext;
-
-	r = imap_cmd_begin(s->imap, "APPEND ");
-	if (r == MAILIMAP_NO_ERROR)
-		r = imap_cmd_string(s->imap, s->sel_wire, strlen(s->sel_wire));
-	buf_addc(&cmd, ' ');
-	flag_text(&cmd, fl);
-	if (date > 0) {
-		time_t t = (time_t)date;
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		buf_printf(&cmd, " \"%2d-%s-%04d %02d:%02d:%02d +0000\"",
-		    tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec);
-	}
-	buf_addc(&cmd, ' ');
-	if (r == MAILIMAP_NO_ERROR)
-		r = imap_cmd_add(s->imap, cmd.data, cmd.len);
-	if (r == MAILIMAP_NO_ERROR)
-		r = imap_cmd_literal(s->imap, wire.data ? wire.data : "",
-		    wire.len);
-	if (r == MAILIMAP_NO_ERROR)
-		r = imap_cmd_end(s->imap);
-	buf_free(&cmd);
-	if (r != MAILIMAP_NO_ERROR) {
-		buf_free(&wire);
-		return imap_fail(s, r, what, e);
-	}
-
-	msg_free(out);
-	out->msgid = header_message_id(data, len);
-	out->size = wire.len;
-	buf_free(&wire);
-	if (!(s->uidplus && parse_appenduid(imap_io_last_tagged(s->io), &uv,
-	    &uid) && uv == s->sel.uidvalidity) &&
-	    find_appended(s, from, out->msgid, out->size, &uid, e) < 0) {
-		msg_free(out);
-		return -1;
-	}
-	out->uid = uid;
-	flags_copy(&out->flags, fl);
-	out->date = date;
-	out->has_details = true;
-	if (uid >= s->sel.uidnext)
-		s->sel.uidnext = uid + 1;
-	return 0;
 }
 
 /* ---- move ------------------------------------------------------------ */
 
-/* "1:3,7" into ascending UIDs (appended to v); false on a malformed set. */
-static bool
-parse_uid_seq(const char **pp, uint32_t **v, size_t *n, size_t *cap)
+bool
+imap_parse_uid_seq(const char **pp, uint32_t **v, size_t *n, size_t *cap)
 {
 	const char *p = *pp;
 
@@ -473,8 +327,8 @@ parse_copyuid(const char *t, uint32_t uidvalidity, uint32_t **src,
 	if (end == p || *end != ' ' || uv != uidvalidity)
 		return false;
 	p = end + 1;
-	if (!parse_uid_seq(&p, src, &ns, &cs) || *p++ != ' ' ||
-	    !parse_uid_seq(&p, dst, &nd, &cd) || *p != ']' || ns != nd) {
+	if (!imap_parse_uid_seq(&p, src, &ns, &cs) || *p++ != ' ' ||
+	    !imap_parse_uid_seq(&p, dst, &nd, &cd) || *p != ']' || ns != nd) {
 		free(*src);
 		free(*dst);
 		*src = *dst = NULL;
@@ -594,8 +448,7 @@ imap_move(struct store *st, struct msg **msgs, size_t n, const char *to,
 		out[i].msgid = msgs[i]->msgid ? xstrdup(msgs[i]->msgid) : NULL;
 		out[i].has_details = msgs[i]->has_details;
 	}
-	if (s->imap->imap_selection_info != NULL)
-		s->sel.exists = s->imap->imap_selection_info->sel_exists;
+	rc = imap_count(s, what, e);
 out:
 	free(src);
 	free(dst);

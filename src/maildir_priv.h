@@ -154,7 +154,8 @@ int maildir_remove(struct store *st, struct msg **msgs, size_t n,
 int maildir_move(struct store *st, struct msg **msgs, size_t n,
     const char *to, struct msg *out, struct err *e);
 void maildir_batch_begin(struct store *st);
-int maildir_batch_end(struct store *st, bool *ok, struct err *e);
+int maildir_batch_end(struct store *st, bool *ok, uint32_t *uids,
+    struct err *e);
 
 /* maildir_track.c: whose changes a folder saw */
 

@@ -454,12 +454,14 @@ maildir_batch_begin(struct store *st)
  * leaves only files in tmp/, which no reader lists.
  */
 int
-maildir_batch_end(struct store *st, bool *ok, struct err *e)
+maildir_batch_end(struct store *st, bool *ok, uint32_t *uids, struct err *e)
 {
 	struct maildir_store *s = md(st);
 	bool touched[NSUB] = { false };
 	size_t n = s->npend;
 	int rc = 0;
+
+	(void)uids;	/* files have names, not UIDs */
 
 	s->deferred = false;
 	if (n == 0)

@@ -87,6 +87,40 @@ struct flag_change {
 	struct flags to;	/* the complete new set */
 };
 
+/* The UIDs lo to hi, both included. */
+struct uid_range {
+	uint32_t lo, hi;
+};
+
+/* Whether uid is in v[0..n), sorted ranges that do not overlap. */
+static inline bool
+uid_ranges_have(const struct uid_range *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (uid < v[mid].lo)
+			hi = mid;
+		else if (uid > v[mid].hi)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+/* What list_changed found; the caller frees msgs (msg_list_free) and
+ * vanished (free). */
+struct store_changes {
+	struct msg_list msgs;	/* changed or arrived, as list gives them */
+	uint32_t exists;	/* the folder's message count after */
+	bool has_vanished;	/* the expunges are told, in vanished */
+	struct uid_range *vanished;	/* sorted, not overlapping */
+	size_t nvanished;
+};
+
 struct store;
 
 /*
@@ -218,19 +252,25 @@ struct store_ops {
 	/* Group commit (NULL where every append is durable by itself): after
 	 * batch_begin, appends to the selected folder are written but made
 	 * durable and visible only by batch_end, all at once (one file system
-	 * sync, the renames, one fsync per directory).  ok[k] tells whether
-	 * the k-th successful append since batch_begin made it; the others
-	 * left nothing behind.  The selection must not change in between. */
+	 * sync, the renames, one fsync per directory; on a server, few
+	 * APPEND commands of many messages each).  ok[k] tells whether the
+	 * k-th successful append since batch_begin made it (the others left
+	 * nothing behind), and on a server uids[k] its UID (append's out->uid
+	 * is 0 then).  The selection must not change in between. */
 	void (*batch_begin)(struct store *s);
-	int (*batch_end)(struct store *s, bool *ok, struct err *e);
+	int (*batch_end)(struct store *s, bool *ok, uint32_t *uids,
+	    struct err *e);
 
 	/* The messages of the selected folder whose flags changed, or that
 	 * arrived, after modification sequence `since` (CONDSTORE, RFC 7162
-	 * section 3.1.4), appended to out as list gives them; *exists is then
-	 * the folder's message count.  Expunges are not reported.  NULL for
-	 * stores without modification sequences (Maildir). */
+	 * section 3.1.4), and its message count then, into *out (which it
+	 * clears first).  Where the server names expunges (QRESYNC, RFC 7162
+	 * section 3.2.6) out->has_vanished is set and out->vanished holds
+	 * every UID expunged since `since`, and maybe UIDs that never
+	 * existed; otherwise expunges are not reported.  NULL for stores
+	 * without modification sequences (Maildir). */
 	int (*list_changed)(struct store *s, uint64_t since,
-	    struct msg_list *out, uint32_t *exists, struct err *e);
+	    struct store_changes *out, struct err *e);
 	/* Every UID of the selected folder, ascending, in *out (the caller
 	 * frees it).  NULL for stores without UIDs (Maildir). */
 	int (*uids)(struct store *s, uint32_t **out, size_t *n,

@@ -374,35 +374,40 @@ changes_usable(struct chan *c, const struct folder_work *fw, bool again)
 }
 
 /*
- * The server's listing from the pairs and CONDSTORE (RFC 7162): every
- * paired UID with its recorded flags, overridden by what changed since the
- * recorded modseq (which includes every new message).  Expunges: each one
- * leaves the rebuilt listing one larger than EXISTS, since the server held
- * exactly the paired UIDs; only then UID SEARCH tells which.  1: could not
- * be done safely, list in full instead.
+ * The server's listing from the pairs and what changed since the recorded
+ * modseq (RFC 7162): every paired UID with its recorded flags, overridden
+ * by what changed since (which includes every new message).  Expunges:
+ * with QRESYNC the server names them (VANISHED), so nothing more is asked;
+ * with CONDSTORE alone each one leaves the rebuilt listing one larger than
+ * EXISTS, since the server held exactly the paired UIDs, and only then
+ * UID SEARCH tells which (as it does for QRESYNC should the count still
+ * differ).  1: could not be done safely, list in full instead.
  */
 static int
 list_changes(struct chan *c, struct folder_work *fw, struct err *e)
 {
 	struct store *r = c->store[SIDE_REMOTE];
 	struct msg_list *ml = &fw->ml[SIDE_REMOTE];
-	struct msg_list ch = { 0 };
+	struct store_changes ch;
 	struct msg_lookup cl;
-	uint32_t exists = 0, *uids = NULL;
-	size_t nuids = 0, nchanged, k;
+	uint32_t *uids = NULL;
+	size_t nuids = 0, nchanged, nvanished = 0, k;
 	int rc = 1;
 
-	if (r->ops->list_changed(r, fw->sf.highestmodseq, &ch, &exists,
-	    e) < 0)
+	if (r->ops->list_changed(r, fw->sf.highestmodseq, &ch, e) < 0)
 		return -1;
-	nchanged = ch.n;
-	msg_lookup_build(&cl, &ch, true);
+	nchanged = ch.msgs.n;
+	msg_lookup_build(&cl, &ch.msgs, true);
 	for (size_t i = 0; i < fw->pairs.n; i++) {
 		const struct state_pair *p = &fw->pairs.v[i];
 		struct msg *m;
 
 		if (p->uid == 0 || msg_lookup_uid(&cl, p->uid) >= 0)
 			continue;
+		if (uid_ranges_have(ch.vanished, ch.nvanished, p->uid)) {
+			nvanished++;
+			continue;
+		}
 		xgrow(&ml->v, &ml->cap, ml->n + 1, sizeof(*ml->v));
 		m = &ml->v[ml->n++];
 		memset(m, 0, sizeof(*m));
@@ -410,19 +415,26 @@ list_changes(struct chan *c, struct folder_work *fw, struct err *e)
 		flags_copy(&m->flags, &p->flags);
 	}
 	msg_lookup_free(&cl);
-	if (ch.n > 0) {
-		xgrow(&ml->v, &ml->cap, ml->n + ch.n, sizeof(*ml->v));
-		memcpy(ml->v + ml->n, ch.v, ch.n * sizeof(*ch.v));
-		ml->n += ch.n;
-		ch.n = 0;
+	/* a message may change and vanish within the one command */
+	for (size_t i = 0; i < ch.msgs.n; i++) {
+		if (uid_ranges_have(ch.vanished, ch.nvanished,
+		    ch.msgs.v[i].uid)) {
+			msg_free(&ch.msgs.v[i]);
+			nvanished++;
+			continue;
+		}
+		xgrow(&ml->v, &ml->cap, ml->n + 1, sizeof(*ml->v));
+		ml->v[ml->n++] = ch.msgs.v[i];
 	}
-	msg_list_free(&ch);
+	ch.msgs.n = 0;
+	msg_list_free(&ch.msgs);
+	free(ch.vanished);
 	if (ml->n > 1)
 		qsort(ml->v, ml->n, sizeof(*ml->v), cmp_msg_uid);
 	for (size_t i = 1; i < ml->n; i++)
 		if (ml->v[i].uid == ml->v[i - 1].uid)
 			goto full;	/* a UID paired twice */
-	if (ml->n != exists) {
+	if (ml->n != ch.exists) {
 		if (r->ops->uids(r, &uids, &nuids, e) < 0)
 			return -1;
 		k = 0;
@@ -439,9 +451,15 @@ list_changes(struct chan *c, struct folder_work *fw, struct err *e)
 		if (ml->n != nuids)
 			goto full;
 	}
-	log_msg(LOG_VERBOSE, "%s %s: changes since modseq %llu (%zu changed)",
-	    c->ch->name, fw->name, (unsigned long long)fw->sf.highestmodseq,
-	    nchanged);
+	if (ch.has_vanished)
+		log_msg(LOG_VERBOSE, "%s %s: changes since modseq %llu (%zu "
+		    "changed, %zu vanished) via QRESYNC", c->ch->name,
+		    fw->name, (unsigned long long)fw->sf.highestmodseq,
+		    nchanged, nvanished);
+	else
+		log_msg(LOG_VERBOSE, "%s %s: changes since modseq %llu (%zu "
+		    "changed) via CONDSTORE", c->ch->name, fw->name,
+		    (unsigned long long)fw->sf.highestmodseq, nchanged);
 	rc = 0;
 full:
 	free(uids);

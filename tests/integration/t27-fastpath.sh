@@ -20,6 +20,7 @@ is "$RC" 0 "no-change run exits 0"
 like "$OUT" '"unchanged_folders":2' "both folders detected as unchanged"
 like "$OUT" '"folder_details":\[\{"name":"Archive","detection":"unchanged","failed":false,"pulled":0,"pushed":0' "--json says how each folder was detected"
 ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ (SELECT|UID FETCH|FETCH) ' && echo 1 || echo 0) "no SELECT or FETCH sent for unchanged folders"
+ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ ENABLE ' && echo 1 || echo 0) "no ENABLE either: QRESYNC waits for a SELECT"
 
 settle
 dadm flags add -u "$IMAP_USER" '\Flagged' mailbox INBOX header X-Test-Id m1

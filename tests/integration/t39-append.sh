@@ -1,0 +1,57 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Pushing many messages: with MULTIAPPEND (RFC 3502) they go out in few
+# APPEND commands (at most 256 messages each), every one paired with its
+# UID from APPENDUID; without MULTIAPPEND, one APPEND per message.  Both
+# give the same server and the same pairs.
+. "$TESTS_SRCDIR/integration/lib.sh"
+
+# push_many NAME N: N new local messages in INBOX and 2 in a new folder
+# New, one run with --debug; sets APPENDS to the APPEND commands sent.
+push_many() {
+	local name=$1 n=$2 i=0
+	rm -rf "$T/mail" "$T/state"
+	mkdir -p "$T/mail/INBOX/cur" "$T/mail/INBOX/new" "$T/mail/INBOX/tmp" \
+		"$T/mail/New/cur" "$T/mail/New/new" "$T/mail/New/tmp"
+	while [ $i -lt "$n" ]; do
+		make_msg "${name}_${i}_" >"$T/mail/INBOX/cur/$((1700000000 + i)).$name$i.host:2,S"
+		i=$((i + 1))
+	done
+	make_msg "${name}new1" >"$T/mail/New/cur/1700000001.${name}n1.host:2,F"
+	make_msg "${name}new2" >"$T/mail/New/cur/1700000002.${name}n2.host:2,"
+	write_config "$T/c.yaml"
+	ms -c "$T/c.yaml" -a --debug
+	is "$RC" 0 "$name: push of $n + 2 messages exits 0"
+	APPENDS=$(printf '%s\n' "$ERR" | grep -Ec 'C: [0-9]+ APPEND ')
+	is "$(server_count INBOX)" "$n" "$name: every message on the server"
+	is "$(server_ids INBOX | tr ' ' '\n' | sort -u | wc -l | tr -d ' ')" "$n" \
+		"$name: none twice"
+	is "$(server_ids New)" "${name}new1 ${name}new2" "$name: the new folder too"
+	is "$(server_flags INBOX "${name}_7_")" '\Seen' "$name: flags went along"
+	is "$(server_flags New "${name}new1")" '\Flagged' "$name: in the new folder too"
+	# the pairs carry the right UIDs: a flag set on the server for one
+	# message reaches exactly that file, and nothing is copied again
+	dadm flags add -u "$IMAP_USER" '\Answered' mailbox INBOX header X-Test-Id "${name}_3_"
+	sleep 1.1
+	ms -c "$T/c.yaml" -a --json
+	is "$RC" 0 "$name: next run exits 0"
+	like "$OUT" '"pulled":\{"messages":0' "$name: nothing pulled back"
+	like "$OUT" '"pushed":\{"messages":0' "$name: nothing pushed again"
+	is "$(local_flags "$T/mail/INBOX" "${name}_3_")" "RS" "$name: the server's flag reached its file"
+	is "$(local_flags "$T/mail/INBOX" "${name}_4_")" "S" "$name: and no other"
+}
+
+dovecot_start
+push_many multi 300
+# 300 in INBOX: 256 + 44; New: 2
+is "$APPENDS" 3 "multi: 302 messages in 3 APPEND commands"
+dovecot_stop
+
+rm -rf "$T/dovecot"
+dovecot_start 'protocol imap {
+  imap_capability = IMAP4rev1 SASL-IR LITERAL+ ENABLE IDLE UIDPLUS MOVE CONDSTORE QRESYNC
+}'
+push_many single 20
+is "$APPENDS" 22 "without MULTIAPPEND: one APPEND per message"
+
+done_testing
