@@ -53,15 +53,6 @@ hooks_timeout(void)
 	return (int)n;
 }
 
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static bool
 env_is(const char *entry, const char *name)
 {
@@ -152,7 +143,7 @@ wait_until(pid_t pid, int pidfd, double deadline, int *status)
 			return 1;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		left = deadline - mono_now();
+		left = deadline - mono_seconds();
 		if (left <= 0)
 			return 0;
 		if (pidfd >= 0) {
@@ -182,17 +173,17 @@ hooks_run(const char *name, const char *cmd, const char *channel,
 	env_free(env);
 	if (r < 0)
 		return -1;
-	start = mono_now();
+	start = mono_seconds();
 #ifdef SYS_pidfd_open
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
 	r = wait_until(pid, pidfd, start + timeout_s, &status);
 	if (r == 0) {
 		kill(-pid, SIGTERM);
-		r = wait_until(pid, pidfd, mono_now() + HOOKS_GRACE, &status);
+		r = wait_until(pid, pidfd, mono_seconds() + HOOKS_GRACE, &status);
 		if (r == 0) {
 			kill(-pid, SIGKILL);
-			r = wait_until(pid, pidfd, mono_now() + 3600, &status);
+			r = wait_until(pid, pidfd, mono_seconds() + 3600, &status);
 		}
 		if (pidfd >= 0)
 			close(pidfd);

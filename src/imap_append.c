@@ -13,6 +13,7 @@
 
 #include "imap_io.h"
 #include "imap_priv.h"
+#include "log.h"
 #include "util.h"
 
 /*
@@ -200,8 +201,11 @@ append_what(struct imap_store *s, size_t n, char *what, size_t sz)
 
 /*
  * End the command that carried v[0..n-1] and read its answer.  0 when the
- * server stored them all (their UIDs in uids[]), else -1 with e; a NO
- * leaves the session usable and nothing stored.
+ * server stored them all (their UIDs in uids[]); 1 when it stored them
+ * but their UIDs are unknown: no usable APPENDUID for several (finding
+ * them by Message-ID and size could give two identical ones the same UID;
+ * their intents pair them next run), or one not found again (e says so);
+ * else -1 with e, and a NO leaves the session usable and nothing stored.
  */
 static int
 append_close(struct imap_store *s, const struct queued *v, size_t n,
@@ -220,11 +224,16 @@ append_close(struct imap_store *s, const struct queued *v, size_t n,
 	    &got, &ngot) && uv == s->sel.uidvalidity && ngot == n)
 		memcpy(uids, got, n * sizeof(*uids));
 	free(got);
+	if (n > 1 && uids[0] == 0) {
+		log_msg(LOG_VERBOSE, "%s: %s: no usable APPENDUID; the "
+		    "messages are paired on the next run", s->label, what);
+		return 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (uids[i] == 0 && find_appended(s, from, v[i].msgid,
 		    v[i].wire.len, &uids[i], e) < 0)
-			return -1;
-		if (uids[i] >= s->sel.uidnext)
+			return s->broken ? -1 : 1;
+		if (uids[i] >= s->sel.uidnext && uids[i] < UINT32_MAX)
 			s->sel.uidnext = uids[i] + 1;
 	}
 	return 0;
@@ -245,7 +254,7 @@ append_one(struct imap_store *s, const struct queued *m, uint32_t *uid,
 		append_what(s, 1, what, sizeof(what));
 		return imap_fail(s, r, what, e);
 	}
-	return append_close(s, m, 1, from, uid, e);
+	return append_close(s, m, 1, from, uid, e) == 0 ? 0 : -1;
 }
 
 static void
@@ -275,8 +284,9 @@ record(struct append_queue *aq, bool ok, uint32_t uid)
 /*
  * The messages of the open command are settled: stored with their UIDs
  * when `stored`, else (the server refused the command, or a message of
- * it) each is tried alone, so that one the server will not take (too
- * large, say) does not fail the others; after a lost connection, none.
+ * it) each of several is tried alone, so that one the server will not
+ * take (too large, say) does not fail the others; after a lost
+ * connection, none.
  */
 static void
 settle(struct imap_store *s, bool stored, const uint32_t *uids,
@@ -289,7 +299,7 @@ settle(struct imap_store *s, bool stored, const uint32_t *uids,
 		struct err me = *why;
 		uint32_t uid = stored ? uids[i] : 0;
 
-		if (stored || (!s->broken &&
+		if (stored || (!s->broken && aq->nq > 1 &&
 		    imap_check_selected(s, "APPEND", &me) == 0 &&
 		    append_one(s, &aq->q[i], &uid, &me) == 0)) {
 			aq->ok[base + i] = true;
@@ -311,10 +321,23 @@ close_command(struct imap_store *s)
 	struct append_queue *aq = s->aq;
 	uint32_t *uids = xcalloc(aq->nq + 1, sizeof(*uids));
 	struct err e = { 0 };
+	int rc;
 
-	if (aq->open)
-		settle(s, append_close(s, aq->q, aq->nq, aq->from, uids,
-		    &e) == 0, uids, &e);
+	if (aq->open) {
+		rc = append_close(s, aq->q, aq->nq, aq->from, uids, &e);
+		if (rc == 1) {
+			/* stored: never again; not ok, so not paired now */
+			if (e.code != ERR_OK && aq->first.code == ERR_OK)
+				aq->first = e;
+			for (size_t i = 0; i < aq->nq; i++)
+				queued_free(&aq->q[i]);
+			aq->nq = 0;
+			aq->qbytes = 0;
+			aq->open = false;
+		} else {
+			settle(s, rc == 0, uids, &e);
+		}
+	}
 	free(uids);
 }
 

@@ -184,15 +184,6 @@ struct jobs {
 	double last_draw;
 };
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 close_fd(int *fd)
 {
@@ -374,7 +365,7 @@ group_end(struct jobs *j, size_t gi)
 	struct group *g = &j->g[gi];
 	uint64_t out = 0, err = 0;
 	struct stat st;
-	double now = mono();
+	double now = mono_seconds();
 
 	if (g->out >= 0 && fstat(g->out, &st) == 0)
 		out = (uint64_t)st.st_size;
@@ -409,7 +400,7 @@ group_start(struct jobs *j, size_t gi)
 	struct group *g = &j->g[gi];
 	struct err e = { 0 };
 
-	g->mark = mono();
+	g->mark = mono_seconds();
 	if (group_fork(j, gi, &e) < 0) {
 		g->why = xasprintf("cannot start a worker: %s", e.msg);
 		group_end(j, gi);
@@ -474,7 +465,7 @@ msg_take(struct jobs *j, size_t gi, const struct wmsg *m)
 		    (enum err_code)m->code : ERR_FAIL;
 		c->out_end = m->a;
 		c->err_end = m->b;
-		g->mark = mono();
+		g->mark = mono_seconds();
 		j->ndone++;
 	}
 	j->dirty = true;
@@ -539,7 +530,7 @@ line_draw(struct jobs *j)
 
 	if (j->tty == NULL || !j->dirty || j->running == 0)
 		return;
-	now = mono();
+	now = mono_seconds();
 	if (now - j->last_draw < 0.1)
 		return;
 	n = (size_t)snprintf(line, sizeof(line), "%zu/%zu channels done",
@@ -719,7 +710,7 @@ jobs_abort(struct jobs *j, const char *poll_error)
 		struct group *g = &j->g[j->next_start];
 
 		g->why = xstrdup(why);
-		g->mark = mono();
+		g->mark = mono_seconds();
 		group_end(j, j->next_start);
 	}
 	free(why);
@@ -760,8 +751,14 @@ jobs_run(const struct jobs_params *p, struct jobs_outcome *out,
     struct err *e)
 {
 	struct jobs j = { .sigfd = -1 };
+	int probe;
 
 	memset(out, 0, sizeof(*out));
+	/* where memfd_create is forbidden (a seccomp filter), find out
+	 * before any worker runs: the caller then syncs one at a time */
+	if ((probe = memfd_create("mailsync-probe", MFD_CLOEXEC)) < 0)
+		return err_sys(e, ERR_FAIL, "memfd_create failed");
+	close(probe);
 	if (signals_open(&j, e) < 0)
 		return -1;
 	jobs_init(&j, p);

@@ -3,12 +3,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "err.h"
@@ -113,23 +116,23 @@ list_channel(const struct cfg_selection *sel, bool prefix)
 	return ERR_OK;
 }
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Hook failures, one "mailsync: " line each (ts: watch-mode time stamp). */
 static void
 run_hooks(const struct cfg *cfg, const char *channel,
     const struct sync_stats *st, const char *ts)
 {
 	struct strv errors = { 0 };
+	/* -j workers run hooks one at a time: "notmuch new" and the like
+	 * fail rather than wait for their database.  Each process opens the
+	 * config file itself, so a lock on it excludes the others. */
+	int lock = cfg->path != NULL ? open(cfg->path, O_RDONLY | O_CLOEXEC) :
+	    -1;
 
+	while (lock >= 0 && flock(lock, LOCK_EX) < 0 && errno == EINTR)
+		;
 	hooks_after_sync(cfg, channel, st, &errors);
+	if (lock >= 0)
+		close(lock);
 	for (size_t i = 0; i < errors.n; i++)
 		fprintf(stderr, "%s%smailsync: %s\n", ts, *ts ? " " : "",
 		    errors.v[i]);
@@ -146,7 +149,7 @@ sync_selected(const struct cfg *cfg, const struct cfg_selection *sel,
 	struct sync_stats st = { 0 };
 	struct err e = { 0 };
 	enum err_code rc = ERR_OK;
-	double start = now_seconds();
+	double start = mono_seconds();
 	struct progress pg;
 
 	/* -v lines on stderr would tear the line apart: no progress then */
@@ -169,7 +172,7 @@ sync_selected(const struct cfg *cfg, const struct cfg_selection *sel,
 			fprintf(stderr, "mailsync: %s\n", st.errors.v[i]);
 	if (json)
 		report_json(stdout, sel->channel->name, &st, rc,
-		    now_seconds() - start);
+		    mono_seconds() - start);
 	else if (log_level >= LOG_NORMAL && !opts->dry_run && rc != ERR_TEMP)
 		report_summary(stdout, sel->channel->name, &st);
 	fflush(stdout);
@@ -382,6 +385,9 @@ main(int argc, char **argv)
 	unsigned jobs = JOBS_DEFAULT;
 	int c;
 
+	/* a SIGCHLD ignored by whoever started us would make waitpid()
+	 * fail for hooks, pass-cmd and -j workers alike */
+	signal(SIGCHLD, SIG_DFL);
 	while ((c = getopt_long(argc, argv, "ac:j:lnvqwVh", long_options,
 	    NULL)) != -1) {
 		switch (c) {

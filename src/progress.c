@@ -16,21 +16,12 @@
 /* Past this an estimate says nothing useful: none is shown. */
 #define MAX_ESTIMATE (100.0 * 3600)
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 progress_init(struct progress *p, FILE *f, const char *channel)
 {
 	p->out = f != NULL && isatty(fileno(f)) ? f : NULL;
 	p->channel = channel;
-	p->last = mono() - 1;	/* the first tick draws */
+	p->last = mono_seconds() - 1;	/* the first tick draws */
 	p->copying = false;
 	p->copy_t = 0;
 	p->copy_base = 0;
@@ -116,7 +107,7 @@ progress_tick(struct sync_stats *st, void *arg)
 
 	if (p->out == NULL)
 		return;
-	now = mono();
+	now = mono_seconds();
 	if (!p->copying && bytes > 0) {
 		p->copying = true;
 		p->copy_t = now;

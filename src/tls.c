@@ -418,7 +418,20 @@ tls_write(struct tls *t, const void *buf, size_t n, int timeout_ms,
 bool
 tls_pending(const struct tls *t)
 {
-	return SSL_pending(t->ssl) > 0 || SSL_has_pending(t->ssl) == 1;
+	char c;
+
+	if (SSL_pending(t->ssl) > 0)
+		return true;
+	if (SSL_has_pending(t->ssl) != 1)
+		return false;
+	/* read-ahead bytes may be a record without data for us (a TLS 1.3
+	 * session ticket): peek, which does not block on this socket, to
+	 * tell; calling that input would make a reader wait for nothing */
+	ERR_clear_error();
+	if (SSL_peek(t->ssl, &c, 1) > 0)
+		return true;
+	ERR_clear_error();
+	return SSL_pending(t->ssl) > 0;
 }
 
 void

@@ -47,6 +47,8 @@ void strv_sort(struct strv *s);
 void strv_free(struct strv *s);
 
 /* Line endings: CRLF -> LF (wire to disk) and LF -> CRLF (disk to wire). */
+/* Seconds on CLOCK_MONOTONIC. */
+double mono_seconds(void);
 void crlf_to_lf(struct buf *out, const char *p, size_t n);
 void lf_to_crlf(struct buf *out, const char *p, size_t n);
 /* Size of p once every bare LF becomes CRLF (the IMAP RFC822.SIZE). */
