@@ -539,6 +539,7 @@ imap_close(struct store **sp)
 	}
 	imap_io_free(&s->io);
 	imap_append_queue_free(s);
+	imap_listed_status_clear(s);
 	free(s->sel_name);
 	free(s->sel_wire);
 	free(s->label);

@@ -147,6 +147,178 @@ cmp_folder(const void *a, const void *b)
 	    ((const struct folder_info *)b)->name);
 }
 
+/* ---- LIST-STATUS ----------------------------------------------------- */
+
+/* The mailbox of a "* STATUS" line (atom or quoted string) into *wire;
+ * returns the position after it, or NULL. */
+static const char *
+status_mailbox(const char *p, char **wire)
+{
+	struct buf b = { 0 };
+
+	if (*p != '"') {
+		const char *end = strchr(p, ' ');
+
+		if (end == NULL || end == p)
+			return NULL;
+		*wire = xstrndup(p, (size_t)(end - p));
+		return end;
+	}
+	for (p++; *p != '"'; p++) {
+		if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+			p++;
+		if (*p == '\0') {
+			buf_free(&b);
+			return NULL;
+		}
+		buf_addc(&b, *p);
+	}
+	*wire = b.data != NULL ? b.data : xstrdup("");
+	return p + 1;
+}
+
+/* "* STATUS mbox (MESSAGES n UIDNEXT n ...)": false when malformed or
+ * incomplete (then the folder gets a STATUS of its own). */
+static bool
+parse_status_line(const char *line, bool condstore, struct listed_status *ls)
+{
+	const char *p = status_mailbox(line + 9, &ls->wire);
+	unsigned seen = 0, want = condstore ? 15u : 7u;
+
+	memset(&ls->st, 0, sizeof(ls->st));
+	if (p == NULL)
+		return false;
+	if (strncmp(p, " (", 2) != 0)
+		goto bad;
+	p += 2;
+	while (*p != ')') {
+		const char *name = p;
+		unsigned long long v;
+		char *end;
+
+		p = strchr(p, ' ');
+		if (p == NULL)
+			goto bad;
+		v = strtoull(p + 1, &end, 10);
+		if (end == p + 1 || (*end != ' ' && *end != ')'))
+			goto bad;
+		if (strncasecmp(name, "MESSAGES ", 9) == 0 && v <= UINT32_MAX)
+			ls->st.exists = (uint32_t)v, seen |= 1;
+		else if (strncasecmp(name, "UIDNEXT ", 8) == 0 &&
+		    v <= UINT32_MAX)
+			ls->st.uidnext = (uint32_t)v, seen |= 2;
+		else if (strncasecmp(name, "UIDVALIDITY ", 12) == 0 &&
+		    v <= UINT32_MAX)
+			ls->st.uidvalidity = (uint32_t)v, seen |= 4;
+		else if (strncasecmp(name, "HIGHESTMODSEQ ", 14) == 0)
+			ls->st.highestmodseq = v, seen |= 8;
+		p = *end == ' ' ? end + 1 : end;
+	}
+	if (p[1] == '\0' && (seen & want) == want)
+		return true;
+bad:
+	free(ls->wire);
+	ls->wire = NULL;
+	return false;
+}
+
+void
+imap_listed_status_clear(struct imap_store *s)
+{
+	for (size_t i = 0; i < s->nlisted; i++)
+		free(s->listed[i].wire);
+	free(s->listed);
+	s->listed = NULL;
+	s->nlisted = 0;
+}
+
+/*
+ * How long STATUS answers that came with a LIST stand in for a STATUS: a
+ * run checks its folders right after listing them; a later check (watch
+ * mode polling) asks again.
+ */
+#define LISTED_STATUS_TTL 30.0
+
+/* Keep the STATUS answers that came with the LIST, for imap_status. */
+static void
+keep_listed_status(struct imap_store *s)
+{
+	struct strv lines = { 0 };
+	size_t cap = 0;
+
+	imap_listed_status_clear(s);
+	s->listed_at = mono_seconds();
+	imap_io_take_status_lines(s->io, &lines);
+	for (size_t i = 0; i < lines.n; i++) {
+		struct listed_status ls = { 0 };
+
+		if (!parse_status_line(lines.v[i], s->condstore, &ls))
+			continue;
+		xgrow(&s->listed, &cap, s->nlisted + 1, sizeof(*s->listed));
+		s->listed[s->nlisted++] = ls;
+	}
+	strv_free(&lines);
+}
+
+/*
+ * LIST, with RETURN (STATUS ...) where the server offers LIST-STATUS (RFC
+ * 5819): the state check of every folder then costs no round trip of its
+ * own.  libetpan parses the LIST answers (and keeps only the last STATUS:
+ * imap_io keeps them all).
+ */
+static int
+list_all(struct imap_store *s, clist **result)
+{
+	struct mailimap_response_info *ri;
+	int r;
+
+	if (!has_cap(s, "LIST-STATUS"))
+		return mailimap_list(s->imap, "", "*", result);
+	imap_io_keep_status(s->io, true);
+	r = imap_cmd_simple(s->imap, s->condstore ?
+	    "LIST \"\" \"*\" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY "
+	    "HIGHESTMODSEQ))" :
+	    "LIST \"\" \"*\" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY))");
+	imap_io_keep_status(s->io, false);
+	ri = s->imap->imap_response_info;
+	if (r == MAILIMAP_NO_ERROR && ri != NULL) {
+		*result = ri->rsp_mailbox_list;
+		ri->rsp_mailbox_list = NULL;
+		keep_listed_status(s);
+	} else {
+		struct strv lines = { 0 };
+
+		imap_io_take_status_lines(s->io, &lines);
+		strv_free(&lines);
+		if (r == MAILIMAP_NO_ERROR)
+			r = MAILIMAP_ERROR_PARSE;
+	}
+	return r;
+}
+
+/*
+ * An extended LIST (RFC 5258, as LIST-STATUS sends) leaves out the
+ * parents that are no mailbox of their own, which a plain LIST names with
+ * \Noselect: "Lists" and "Lists/dev" for "Lists/dev/kernel".  Added back
+ * as such; where a parent is a folder too, the merge below keeps it one.
+ */
+static void
+add_parents(struct folder_list *out, size_t first)
+{
+	size_t n = out->n;
+
+	for (size_t i = first; i < n; i++) {
+		for (const char *p = strchr(out->v[i].name, '/'); p != NULL;
+		    p = strchr(p + 1, '/')) {
+			char *parent = xstrndup(out->v[i].name,
+			    (size_t)(p - out->v[i].name));
+
+			xgrow(&out->v, &out->cap, out->n + 1, sizeof(*out->v));
+			out->v[out->n++] = (struct folder_info){ parent, true };
+		}
+	}
+}
+
 int
 imap_list_folders(struct store *st, struct folder_list *out, struct err *e)
 {
@@ -159,7 +331,7 @@ imap_list_folders(struct store *st, struct folder_list *out, struct err *e)
 	if (imap_check_usable(s, "LIST", e) < 0)
 		return -1;
 	imap_io_take_literal_nul(s->io);
-	r = mailimap_list(s->imap, "", "*", &result);
+	r = list_all(s, &result);
 	if (r != MAILIMAP_NO_ERROR) {
 		if (result != NULL)
 			mailimap_list_result_free(result);
@@ -196,6 +368,8 @@ imap_list_folders(struct store *st, struct folder_list *out, struct err *e)
 	}
 	if (result != NULL)
 		mailimap_list_result_free(result);
+	if (has_cap(s, "LIST-STATUS"))
+		add_parents(out, first);
 
 	qsort(out->v + first, out->n - first, sizeof(*out->v), cmp_folder);
 	/* The same canonical name twice (e.g. "inbox" and "INBOX"). */
@@ -325,6 +499,18 @@ imap_status(struct store *st, const char *name, struct folder_status *out,
 	if (imap_check_usable(s, "STATUS", e) < 0 ||
 	    imap_wire_name(s, name, &wname, e) < 0)
 		return -1;
+	/* an answer that came with the LIST serves once, and not for long */
+	if (s->nlisted > 0 && mono_seconds() - s->listed_at > LISTED_STATUS_TTL)
+		imap_listed_status_clear(s);
+	for (size_t i = 0; i < s->nlisted; i++) {
+		if (strcmp(s->listed[i].wire, wname) != 0)
+			continue;
+		*out = s->listed[i].st;
+		free(s->listed[i].wire);
+		s->listed[i] = s->listed[--s->nlisted];
+		free(wname);
+		return 0;
+	}
 	rc = imap_status_wire(s, wname, name, out, e);
 	free(wname);
 	return rc;

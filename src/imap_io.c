@@ -63,6 +63,8 @@ struct imap_io {
 	bool resp_cont;		/* the line goes on a response after a
 				 * literal */
 	uint32_t vanished;	/* UIDs VANISHED since the last EXISTS */
+	bool keep_status;	/* keep "* STATUS" lines in status_lines */
+	struct strv status_lines;
 
 	/* Client side, for the trace only. */
 	struct buf cline;
@@ -237,6 +239,19 @@ imap_io_take_vanished(struct imap_io *io)
 	return n;
 }
 
+void
+imap_io_keep_status(struct imap_io *io, bool on)
+{
+	io->keep_status = on;
+}
+
+void
+imap_io_take_status_lines(struct imap_io *io, struct strv *out)
+{
+	*out = io->status_lines;
+	memset(&io->status_lines, 0, sizeof(io->status_lines));
+}
+
 const char *
 imap_io_last_tagged(const struct imap_io *io)
 {
@@ -261,6 +276,7 @@ imap_io_free(struct imap_io **iop)
 	buf_free(&io->line);
 	buf_free(&io->out);
 	buf_free(&io->cline);
+	strv_free(&io->status_lines);
 	free(io->tag);
 	free(io);
 	*iop = NULL;
@@ -715,6 +731,16 @@ line_done(struct imap_io *io)
 	if (start && text == 0 && n > 2 && p[0] == '*' && p[1] == ' ' &&
 	    count_vanished(io, p, n) < 0)
 		return -1;
+	/* libetpan keeps only the last STATUS of a response; LIST-STATUS
+	 * sends one per folder.  A line cut by a literal is not kept. */
+	if (io->keep_status && start && n > 9 &&
+	    strncasecmp(p, "* STATUS ", 9) == 0 && p[n - 1] == ')') {
+		char *l = xmalloc(n + 1);
+
+		memcpy(l, p, n);
+		l[n] = '\0';
+		strv_add_owned(&io->status_lines, l);
+	}
 	/* RFC 6851 sends COPYUID for MOVE in an untagged OK, which libetpan
 	 * does not keep: remember it here. */
 	if (text > 0 && n - text >= 9 &&

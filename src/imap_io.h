@@ -75,6 +75,12 @@ const char *imap_io_take_copyuid(struct imap_io *io, char *out,
  * call: libetpan 1.9.4 counts them off no message count. */
 uint32_t imap_io_take_vanished(struct imap_io *io);
 
+/* While on, the "* STATUS" lines the server sends are kept, whole (ones
+ * that carry a literal are not); take them (clearing the list) into out. */
+void imap_io_keep_status(struct imap_io *io, bool on);
+struct strv;
+void imap_io_take_status_lines(struct imap_io *io, struct strv *out);
+
 /* Close the connection; *iop becomes NULL. */
 void imap_io_free(struct imap_io **iop);
 

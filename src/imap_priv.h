@@ -19,6 +19,12 @@
 
 struct append_queue;
 
+/* A folder's STATUS that came with the LIST (LIST-STATUS). */
+struct listed_status {
+	char *wire;
+	struct folder_status st;
+};
+
 struct imap_store {
 	struct store base;	/* first: the engine sees only this */
 	const struct cfg_account *acct;
@@ -37,6 +43,9 @@ struct imap_store {
 	char *sel_wire;
 	struct folder_status sel;
 	struct append_queue *aq;	/* batch_begin .. batch_end */
+	struct listed_status *listed;	/* unused ones of the last LIST */
+	size_t nlisted;
+	double listed_at;	/* mono_seconds() of that LIST */
 };
 
 static inline struct imap_store *
@@ -76,6 +85,8 @@ int imap_fail(struct imap_store *s, int r, const char *what, struct err *e);
 int imap_check_usable(struct imap_store *s, const char *what, struct err *e);
 int imap_check_selected(struct imap_store *s, const char *what,
     struct err *e);
+/* Forget the STATUS answers kept from the last LIST. */
+void imap_listed_status_clear(struct imap_store *s);
 /* Call before each SELECT or EXAMINE: the first enables QRESYNC where
  * the server offers it.  0, or -1 with e. */
 int imap_before_select(struct imap_store *s, struct err *e);

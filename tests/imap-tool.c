@@ -148,6 +148,22 @@ run(struct store *st, const char *op, int argc, char **argv, struct err *e)
 			printf("%s%s\n", fl.v[i].name,
 			    fl.v[i].noselect ? " (noselect)" : "");
 		rc = 0;
+	} else if (strcmp(op, "list-status") == 0) {
+		/* the STATUS of each folder right after listing them, as a
+		 * run checks which changed */
+		NEED(0);
+		if (o->list_folders(st, &fl, e) < 0)
+			goto done;
+		rc = 0;
+		for (size_t i = 0; i < fl.n && rc == 0; i++) {
+			if (fl.v[i].noselect)
+				continue;
+			rc = o->status(st, fl.v[i].name, &fs, e);
+			if (rc == 0)
+				printf("%s %u %u %u %llu\n", fl.v[i].name,
+				    fs.exists, fs.uidnext, fs.uidvalidity,
+				    (unsigned long long)fs.highestmodseq);
+		}
 	} else if (strcmp(op, "create") == 0) {
 		NEED(1);
 		rc = o->create_folder(st, argv[0], e);

@@ -231,6 +231,31 @@ ok "$(grep -q 'UID FETCH 2:\*' "$FAKE_REC" && echo 0 || echo 1)" \
 ok "$(grep -q 'APPEND "INBOX" (\\Seen) "[ 0-9][0-9]-[A-Z][a-z][a-z]-20' "$FAKE_REC" && echo 0 || echo 1)" \
 	"... the APPEND carried the flags and the date"
 
+# LIST-STATUS: a STATUS that came with the LIST stands in for one; an
+# incomplete one, or one whose name came as a literal, does not (the
+# folder gets a STATUS of its own); one for a folder not listed is unused;
+# nested folders keep their \Noselect parents.
+fake_start '{"caps": "IMAP4rev1 AUTH=PLAIN UIDPLUS LIST-STATUS", "commands": {
+	"LIST": ["* LIST (\\HasNoChildren) \"/\" INBOX",
+	"* STATUS INBOX (MESSAGES 5 UIDNEXT 9 UIDVALIDITY 7)",
+	"* LIST (\\HasNoChildren) \"/\" \"A b\"",
+	"* STATUS \"A b\" (MESSAGES 1 UIDNEXT 2)",
+	"* LIST (\\HasNoChildren) \"/\" Lists/dev",
+	"RAW:* STATUS {9}\\r\\nLists/dev (MESSAGES 3 UIDNEXT 2 UIDVALIDITY 7)\\r\\n",
+	"* STATUS Nowhere (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 7)",
+	"{tag} OK done"],
+	"STATUS": ["* STATUS x (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 8)",
+	"{tag} OK done"]}}'
+fake_config "$T/ls.yaml"
+run_tool "$T/ls.yaml" f list-status
+is "$RC" 0 "LIST-STATUS: exits 0"
+is "$(echo "$OUT" | tr '\n' '|')" "A b 2 3 8 0|INBOX 5 9 7 0|Lists/dev 2 3 8 0|" \
+	"LIST-STATUS: INBOX from the LIST, the broken ones asked again"
+is "$(grep -c ' STATUS ' "$FAKE_REC")" 2 "LIST-STATUS: STATUS sent for the two broken ones only"
+run_tool "$T/ls.yaml" f list-folders
+is "$(echo "$OUT" | tr '\n' '|')" "A b|INBOX|Lists (noselect)|Lists/dev|" \
+	"LIST-STATUS: the parent of a nested folder is listed, \\Noselect"
+
 # A server that refuses connections is "unreachable": temporary.
 port=$(free_port)
 FAKE_PORT=$port

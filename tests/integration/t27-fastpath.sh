@@ -21,6 +21,8 @@ like "$OUT" '"unchanged_folders":2' "both folders detected as unchanged"
 like "$OUT" '"folder_details":\[\{"name":"Archive","detection":"unchanged","failed":false,"pulled":0,"pushed":0' "--json says how each folder was detected"
 ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ (SELECT|UID FETCH|FETCH) ' && echo 1 || echo 0) "no SELECT or FETCH sent for unchanged folders"
 ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ ENABLE ' && echo 1 || echo 0) "no ENABLE either: QRESYNC waits for a SELECT"
+ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ STATUS ' && echo 1 || echo 0) "no STATUS either: it came with the LIST"
+like "$ERR" ' C: [^ ]+ LIST "" "\*" RETURN \(STATUS \(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ\)\)' "one LIST-STATUS for all folders"
 
 settle
 dadm flags add -u "$IMAP_USER" '\Flagged' mailbox INBOX header X-Test-Id m1
@@ -48,4 +50,19 @@ settle
 rm "$(local_file "$T/mail/Archive" a3)"
 ms -c "$T/c.yaml" -a
 is "$(server_ids Archive)" "a1 a2 l1" "a local deletion is seen"
+
+# Without LIST-STATUS: one STATUS per folder, and a change is still seen.
+dovecot_stop
+dovecot_start 'protocol imap {
+  imap_capability = IMAP4rev1 SASL-IR LITERAL+ ENABLE IDLE UIDPLUS MOVE CONDSTORE QRESYNC
+}'
+write_config "$T/c.yaml"
+settle
+ms -c "$T/c.yaml" --debug --json -a
+like "$OUT" '"unchanged_folders":2' "without LIST-STATUS: both folders unchanged"
+is "$(echo "$ERR" | grep -Ec ' C: [^ ]+ STATUS ')" 2 "one STATUS per folder"
+settle
+dadm flags add -u "$IMAP_USER" '\Flagged' mailbox Archive header X-Test-Id a1
+ms -c "$T/c.yaml" -a
+is "$(local_flags "$T/mail/Archive" a1)" "F" "without LIST-STATUS: a server flag change is seen"
 done_testing
