@@ -159,14 +159,40 @@ fail:
 }
 
 /*
+ * Ask the source for the next batch's bodies before this batch is made
+ * durable (a file system sync and two state commits, the connection idle
+ * meanwhile); the next copy_batch reads them if its batch is the same.
+ */
+static void
+prefetch_next(struct run *r, struct store *src, const size_t *next,
+    size_t nnext)
+{
+	struct msg **msgs;
+	size_t k = 0;
+	struct err e = { 0 };
+
+	if (src->ops->prefetch == NULL || nnext == 0 || r->conn_lost)
+		return;
+	msgs = xcalloc(nnext, sizeof(*msgs));
+	for (size_t i = 0; i < nnext; i++)
+		if (!r->failed[r->p->v[next[i]].group])
+			msgs[k++] = action_msg(r, &r->p->v[next[i]], src->side);
+	if (k > 0 && src->ops->prefetch(src, msgs, k, &e) < 0 &&
+	    e.code == ERR_TEMP)
+		r->conn_lost = true;	/* the next fetch says so */
+	free(msgs);
+}
+
+/*
  * Copy a batch in one direction: journal the intents (one commit), stream
  * the messages from one side into the other (one FETCH per UID set when
  * pulling, appended with one group commit on disk), then record the pairs
- * and drop the intents (one commit).
+ * and drop the intents (one commit).  next[0..nnext) are the actions of
+ * the batch that follows.
  */
 static int
 copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
-    struct err *e)
+    const size_t *next, size_t nnext, struct err *e)
 {
 	struct state *st = r->ctx->state;
 	struct store *src = r->ctx->store[SIDE_OTHER(to)];
@@ -199,6 +225,7 @@ copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
 	if (store_fetch_many(src, msgs, n, copy_body, &b, &fe) < 0 &&
 	    fe.code == ERR_TEMP)
 		r->conn_lost = true;
+	prefetch_next(r, src, next, nnext);
 	if (dst->ops->batch_end != NULL &&
 	    dst->ops->batch_end(dst, ok, uids, &fe) < 0)
 		note_failure(r, NULL, &fe);
@@ -246,23 +273,35 @@ out:
 static int
 do_copies(struct run *r, struct err *e)
 {
+	size_t *all = xcalloc(r->p->n + 1, sizeof(*all));
 	size_t *acts = xcalloc(COPY_BATCH, sizeof(*acts));
 	int rc = 0;
 
 	for (int s = 0; s < 2 && rc == 0; s++) {
-		size_t n = 0;
+		size_t nall = 0, pos = 0;
 
-		for (size_t i = 0; i <= r->p->n && rc == 0; i++) {
-			if (i < r->p->n && r->p->v[i].kind == PLAN_COPY &&
-			    r->p->v[i].side == (enum side)s &&
-			    !r->failed[r->p->v[i].group] && !r->conn_lost)
-				acts[n++] = i;
-			if (n > 0 && (n == COPY_BATCH || i == r->p->n)) {
-				rc = copy_batch(r, (enum side)s, acts, n, e);
-				n = 0;
+		for (size_t i = 0; i < r->p->n; i++)
+			if (r->p->v[i].kind == PLAN_COPY &&
+			    r->p->v[i].side == (enum side)s)
+				all[nall++] = i;
+		while (pos < nall && rc == 0) {
+			size_t n = 0;
+
+			/* a group that failed meanwhile is left out */
+			while (pos < nall && n < COPY_BATCH) {
+				size_t i = all[pos++];
+
+				if (!r->failed[r->p->v[i].group] &&
+				    !r->conn_lost)
+					acts[n++] = i;
 			}
+			if (n > 0)
+				rc = copy_batch(r, (enum side)s, acts, n,
+				    all + pos, nall - pos < COPY_BATCH ?
+				    nall - pos : COPY_BATCH, e);
 		}
 	}
+	free(all);
 	free(acts);
 	return rc;
 }

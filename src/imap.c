@@ -101,6 +101,8 @@ imap_check_usable(struct imap_store *s, const char *what, struct err *e)
 	if (s->broken)
 		return err_set(e, s->broken_code, "%s: %s: %s", s->label, what,
 		    s->broken_msg);
+	if (s->prefetch_n > 0 && !s->prefetch_claimed)
+		return imap_prefetch_drain(s, e);
 	return 0;
 }
 
@@ -527,6 +529,10 @@ imap_close(struct store **sp)
 	if (s == NULL)
 		return;
 	if (s->imap != NULL) {
+		struct err de = { 0 };
+
+		if (s->ready && !s->broken)
+			imap_prefetch_drain(s, &de);
 		if (!s->broken && s->imap->imap_stream != NULL &&
 		    s->imap->imap_state != MAILIMAP_STATE_DISCONNECTED)
 			mailimap_logout(s->imap);
@@ -540,6 +546,7 @@ imap_close(struct store **sp)
 	imap_io_free(&s->io);
 	imap_append_queue_free(s);
 	imap_listed_status_clear(s);
+	free(s->prefetch);
 	free(s->sel_name);
 	free(s->sel_wire);
 	free(s->label);
@@ -565,6 +572,7 @@ static const struct store_ops imap_ops = {
 	.move = imap_move,
 	.status = imap_status,
 	.fetch_many = imap_fetch_many,
+	.prefetch = imap_prefetch,
 	.batch_begin = imap_batch_begin,
 	.batch_end = imap_batch_end,
 	.idle_start = imap_idle_start,

@@ -1150,6 +1150,16 @@ imap_cmd_end(struct mailimap *imap)
 }
 
 int
+imap_cmd_send(struct mailimap *imap)
+{
+	int r = imap_cmd_add(imap, "\r\n", 2);
+
+	if (r == MAILIMAP_NO_ERROR && mailstream_flush(imap->imap_stream) < 0)
+		r = MAILIMAP_ERROR_STREAM;
+	return r;
+}
+
+int
 imap_cmd_simple(struct mailimap *imap, const char *text)
 {
 	int r = imap_cmd_begin(imap, text);

@@ -103,6 +103,9 @@ int imap_cmd_literal(struct mailimap *imap, const void *p, size_t n);
 /* "{n+}" and the bytes without waiting (LITERAL+, RFC 7888). */
 int imap_cmd_literal_plus(struct mailimap *imap, const void *p, size_t n);
 int imap_cmd_end(struct mailimap *imap);
+/* CRLF and flush, without waiting: the answer is read later with
+ * imap_cmd_flush_read and imap_cmd_parse, before any other command. */
+int imap_cmd_send(struct mailimap *imap);
 /* begin + end for a command without arguments to send. */
 int imap_cmd_simple(struct mailimap *imap, const char *text);
 /* Flush what was sent and read one line into libetpan's buffer. */

@@ -46,6 +46,9 @@ struct imap_store {
 	struct listed_status *listed;	/* unused ones of the last LIST */
 	size_t nlisted;
 	double listed_at;	/* mono_seconds() of that LIST */
+	uint32_t *prefetch;	/* sorted UIDs of a UID FETCH sent, unread */
+	size_t prefetch_n;
+	bool prefetch_claimed;	/* fetch_many is about to read it */
 };
 
 static inline struct imap_store *
@@ -150,6 +153,11 @@ int imap_details(struct store *st, struct msg **msgs, size_t n,
     struct err *e);
 int imap_fetch(struct store *st, const struct msg *m, struct buf *out,
     struct err *e);
+int imap_prefetch(struct store *st, struct msg **msgs, size_t n,
+    struct err *e);
+/* Read and drop the answer of a prefetch nobody claimed; 0, or -1 with e
+ * (the session is then broken). */
+int imap_prefetch_drain(struct imap_store *s, struct err *e);
 int imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
     store_body_fn *fn, void *arg, struct err *e);
 

@@ -900,21 +900,124 @@ no_progress(size_t done, size_t total, void *arg)
 	(void)arg;
 }
 
+/* The sorted UIDs of msgs[0..n). */
+static uint32_t *
+sorted_uids(struct msg **msgs, size_t n)
+{
+	uint32_t *uids = xmalloc((n + 1) * sizeof(*uids));
+
+	for (size_t i = 0; i < n; i++)
+		uids[i] = msgs[i]->uid;
+	qsort(uids, n, sizeof(*uids), imap_cmp_u32);
+	return uids;
+}
+
+/*
+ * The UID FETCH of these bodies, sent now and read by the next
+ * fetch_many: the server sends while the engine makes the previous batch
+ * durable (a sync of the file system and the state), time in which the
+ * connection stood idle.  The text is what mailimap_uid_fetch sends.
+ */
+int
+imap_prefetch(struct store *st, struct msg **msgs, size_t n, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct buf cmd = { 0 };
+	uint32_t *uids;
+	char what[300];
+	int r;
+
+	if (n == 0 || n > SET_CHUNK)
+		return 0;
+	if (imap_check_selected(s, "FETCH", e) < 0)
+		return -1;
+	uids = sorted_uids(msgs, n);
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+
+		while (j + 1 < n && uids[j + 1] <= uids[j] + 1)
+			j++;
+		if (uids[j] == uids[i])
+			buf_printf(&cmd, "%s%u", i ? "," : "", uids[i]);
+		else
+			buf_printf(&cmd, "%s%u:%u", i ? "," : "", uids[i],
+			    uids[j]);
+		i = j;
+	}
+	buf_adds(&cmd, " (UID BODY.PEEK[])");
+	r = imap_cmd_begin(s->imap, "UID FETCH ");
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_add(s->imap, cmd.data, cmd.len);
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_send(s->imap);
+	buf_free(&cmd);
+	if (r != MAILIMAP_NO_ERROR) {
+		free(uids);
+		snprintf(what, sizeof(what), "FETCH %s (%zu messages)",
+		    s->sel_name, n);
+		return imap_fail(s, r, what, e);
+	}
+	s->prefetch = uids;
+	s->prefetch_n = n;
+	return 0;
+}
+
+/* Read the answer of the prefetch; the handler set delivers it. */
+static int
+prefetch_read(struct imap_store *s, clist **result)
+{
+	struct mailimap_response_info *ri;
+	int r;
+
+	free(s->prefetch);
+	s->prefetch = NULL;
+	s->prefetch_n = 0;
+	s->prefetch_claimed = false;
+	r = imap_cmd_flush_read(s->imap);
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_parse(s->imap);
+	ri = s->imap->imap_response_info;
+	if (ri != NULL) {
+		*result = ri->rsp_fetch_list;
+		ri->rsp_fetch_list = NULL;
+	}
+	return r;
+}
+
+int
+imap_prefetch_drain(struct imap_store *s, struct err *e)
+{
+	clist *result = NULL;
+	int r;
+
+	if (s->prefetch_n == 0)
+		return 0;
+	r = prefetch_read(s, &result);
+	if (result != NULL)
+		mailimap_fetch_list_free(result);
+	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_ERROR_CUSTOM_COMMAND)
+		return imap_fail(s, r, "FETCH (asked ahead)", e);
+	return 0;
+}
+
 static int
 fetch_chunk(struct many *m, size_t cnt, struct err *e)
 {
 	struct imap_store *s = m->s;
-	uint32_t *uids = xmalloc(cnt * sizeof(*uids));
+	uint32_t *uids = sorted_uids(m->msgs, cnt);
 	struct mailimap_fetch_type *ft;
 	struct mailimap_set *set;
 	clist *result = NULL;
 	clistiter *it;
 	char what[300];
+	bool ahead = s->prefetch_n == cnt &&
+	    memcmp(s->prefetch, uids, cnt * sizeof(*uids)) == 0;
 	int r;
 
-	for (size_t i = 0; i < cnt; i++)
-		uids[i] = m->msgs[i]->uid;
-	qsort(uids, cnt, sizeof(*uids), imap_cmp_u32);
+	if (!ahead && imap_prefetch_drain(s, e) < 0) {
+		free(uids);
+		return -1;
+	}
 	set = imap_uid_set(uids, cnt);
 	free(uids);
 	ft = imap_fetch_type_new(false, false, true);
@@ -923,7 +1026,8 @@ fetch_chunk(struct many *m, size_t cnt, struct err *e)
 	mailimap_set_progress_callback(s->imap, no_progress, no_progress,
 	    NULL);
 	mailimap_set_msg_att_handler(s->imap, many_handler, m);
-	r = mailimap_uid_fetch(s->imap, set, ft, &result);
+	r = ahead ? prefetch_read(s, &result) :
+	    mailimap_uid_fetch(s->imap, set, ft, &result);
 	mailimap_set_msg_att_handler(s->imap, NULL, NULL);
 	mailimap_set_progress_callback(s->imap, NULL, NULL, NULL);
 	mailimap_set_free(set);
@@ -951,7 +1055,11 @@ imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
 
 	if (n == 0)
 		return 0;
-	if (imap_check_selected(s, "FETCH", e) < 0)
+	/* a prefetch of these is read by fetch_chunk, not dropped */
+	s->prefetch_claimed = s->prefetch_n > 0;
+	rc = imap_check_selected(s, "FETCH", e);
+	s->prefetch_claimed = false;
+	if (rc < 0)
 		return -1;
 	m.done = xcalloc(n, sizeof(*m.done));
 	while (lo < n && rc == 0) {

@@ -249,6 +249,12 @@ struct store_ops {
 	 * falls back to fetch. */
 	int (*fetch_many)(struct store *s, struct msg **msgs, size_t n,
 	    store_body_fn *fn, void *arg, struct err *e);
+	/* Ask for these bodies now, so that they come while the caller does
+	 * other work (makes the previous batch durable); the next fetch_many
+	 * of exactly these messages reads them.  Any other request first
+	 * reads and drops them.  NULL where that gains nothing. */
+	int (*prefetch)(struct store *s, struct msg **msgs, size_t n,
+	    struct err *e);
 	/* Group commit (NULL where every append is durable by itself): after
 	 * batch_begin, appends to the selected folder are written but made
 	 * durable and visible only by batch_end, all at once (one file system
