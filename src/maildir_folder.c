@@ -759,14 +759,18 @@ maildir_stamp(struct store *st, const char *name, struct folder_stamp *out,
 		return -1;
 	if (loc_open(s, name, &l, l.comps.n, false, &fd, NULL, e) < 0)
 		goto out;
+	/* The change time (ctime) moves with every entry added, removed or
+	 * renamed, like the modification time, and also when a program sets
+	 * the modification time back (rsync -t, touch -d), which nothing can
+	 * set back in turn.  It replaced the entry count, which cost a read
+	 * of the whole directory: a no-change run of 200,000 messages took
+	 * 4 times as long as one of 20,000. */
 	for (int i = 0; i < 2; i++) {
 		int sub = open_dir_at(fd, sub_name[i == 0 ? SUB_CUR : SUB_NEW]);
-		struct dirent *de;
 		struct stat sb;
-		DIR *d;
+		uint64_t c;
 
-		if (sub < 0 || fstat(sub, &sb) < 0 ||
-		    (d = fdopendir(sub)) == NULL) {
+		if (sub < 0 || fstat(sub, &sb) < 0) {
 			err_sys(e, ERR_FAIL, "folder '%s': stat of %s/%s "
 			    "failed", name, l.path,
 			    sub_name[i == 0 ? SUB_CUR : SUB_NEW]);
@@ -774,12 +778,12 @@ maildir_stamp(struct store *st, const char *name, struct folder_stamp *out,
 				close(sub);
 			goto out;
 		}
+		close(sub);
 		out->mtime[i] = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
 		    sb.st_mtim.tv_nsec;
-		while ((de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.')
-				out->count++;
-		closedir(d);
+		c = (uint64_t)sb.st_ctim.tv_sec * 1000000000u +
+		    (uint64_t)sb.st_ctim.tv_nsec + (uint64_t)sb.st_ino;
+		out->change = out->change * 31u + (uint32_t)(c ^ (c >> 32));
 	}
 	rc = 0;
 out:

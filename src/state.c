@@ -143,7 +143,7 @@ folder_encode(struct buf *b, const struct state_folder *f)
 	put_u32(b, f->exists);
 	put_u64(b, (uint64_t)f->local_mtime[0]);
 	put_u64(b, (uint64_t)f->local_mtime[1]);
-	put_u32(b, f->local_count);
+	put_u32(b, f->local_change);
 	put_u32(b, f->remote_unpaired);
 }
 
@@ -332,7 +332,7 @@ folder_decode(const void *buf, size_t len, struct state_folder *out)
 	if (!rd_header(&r, 'f') || !rd_u32(&r, &f.uidvalidity) ||
 	    !rd_u32(&r, &f.uidnext) || !rd_u64(&r, &f.highestmodseq) ||
 	    !rd_u32(&r, &f.exists) || !rd_u64(&r, &m0) || !rd_u64(&r, &m1) ||
-	    !rd_u32(&r, &f.local_count))
+	    !rd_u32(&r, &f.local_change))
 		return r.why;
 	f.remote_unpaired = UINT32_MAX;
 	if ((r.n > 0 && !rd_u32(&r, &f.remote_unpaired)) || !rd_end(&r))

@@ -22,7 +22,7 @@ struct state_folder {
 	/* The Maildir side as last listed unchanged (see struct
 	 * folder_stamp in store.h); all 0: unknown, rescan. */
 	int64_t local_mtime[2];	/* cur/, new/ mtimes in nanoseconds */
-	uint32_t local_count;
+	uint32_t local_change;
 	/* Server messages without a pair plus pairs whose UID the server
 	 * lacked, at the end of the run that recorded uidnext; 0: the server
 	 * held exactly the paired UIDs.  UINT32_MAX: unknown (older record). */

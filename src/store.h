@@ -78,7 +78,7 @@ void msg_list_free(struct msg_list *l);
  */
 struct folder_stamp {
 	int64_t mtime[2];	/* cur/, new/, in nanoseconds */
-	uint32_t count;
+	uint32_t change;	/* a digest of their inode change times */
 };
 
 /* One flag change for store_ops.set_flags. */

@@ -214,7 +214,7 @@ unchanged(struct chan *c, struct folder_work *fw)
 	}
 	if (l->ops->stamp(l, fw->name, &sp, &e) < 0 ||
 	    sp.mtime[0] != sf.local_mtime[0] ||
-	    sp.mtime[1] != sf.local_mtime[1] || sp.count != sf.local_count)
+	    sp.mtime[1] != sf.local_mtime[1] || sp.change != sf.local_change)
 		return false;
 	/* the server last: its answer is the freshest */
 	if (r->ops->status(r, fw->name, &st, &e) < 0)
@@ -261,7 +261,7 @@ folder_record(const struct chan *c, const struct folder_work *fw,
 	    fw->stamp.mtime[1] < now_ns - 2000000000LL) {
 		nf->local_mtime[0] = fw->stamp.mtime[0];
 		nf->local_mtime[1] = fw->stamp.mtime[1];
-		nf->local_count = fw->stamp.count;
+		nf->local_change = fw->stamp.change;
 	}
 }
 
@@ -571,7 +571,7 @@ same_record(const struct state_folder *a, const struct state_folder *b)
 	    a->highestmodseq == b->highestmodseq && a->exists == b->exists &&
 	    a->local_mtime[0] == b->local_mtime[0] &&
 	    a->local_mtime[1] == b->local_mtime[1] &&
-	    a->local_count == b->local_count &&
+	    a->local_change == b->local_change &&
 	    a->remote_unpaired == b->remote_unpaired;
 }
 
@@ -624,7 +624,7 @@ stamp_if_own(struct chan *c, struct later_record *lr)
 		return;
 	lr->rec.local_mtime[0] = sp.mtime[0];
 	lr->rec.local_mtime[1] = sp.mtime[1];
-	lr->rec.local_count = sp.count;
+	lr->rec.local_change = sp.change;
 	lr->written = false;
 	log_msg(LOG_VERBOSE, "%s %s: only our own changes on disk (stamped)",
 	    c->ch->name, lr->folder);

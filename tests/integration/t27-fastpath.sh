@@ -51,6 +51,17 @@ rm "$(local_file "$T/mail/Archive" a3)"
 ms -c "$T/c.yaml" -a
 is "$(server_ids Archive)" "a1 a2 l1" "a local deletion is seen"
 
+# A file added, then the directory's time set back as it was (rsync -t
+# does that): its change time still tells.
+settle
+cur=$T/mail/Archive/cur
+old=$(stat -c %y "$cur")
+make_msg l2 >"$cur/1700000006.l2.host:2,S"
+touch -d "$old" "$cur"
+is "$(stat -c %y "$cur")" "$old" "the directory time is set back"
+ms -c "$T/c.yaml" -a
+is "$(server_ids Archive)" "a1 a2 l1 l2" "a file added behind a restored directory time is seen"
+
 # Without LIST-STATUS: one STATUS per folder, and a change is still seen.
 dovecot_stop
 dovecot_start 'protocol imap {

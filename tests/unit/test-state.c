@@ -114,7 +114,7 @@ folder_eq(const struct state_folder *a, const struct state_folder *b)
 	    a->highestmodseq == b->highestmodseq && a->exists == b->exists &&
 	    a->local_mtime[0] == b->local_mtime[0] &&
 	    a->local_mtime[1] == b->local_mtime[1] &&
-	    a->local_count == b->local_count &&
+	    a->local_change == b->local_change &&
 	    a->remote_unpaired == b->remote_unpaired;
 }
 
@@ -208,7 +208,7 @@ test_folders(void)
 	ok(state_folder_get(s, "A/", &got, &found, &e) == 0 && !found &&
 	    got.uidvalidity == 0 && got.uidnext == 0 &&
 	    got.highestmodseq == 0 && got.exists == 0 &&
-	    got.local_mtime[0] == 0 && got.local_count == 0,
+	    got.local_mtime[0] == 0 && got.local_change == 0,
 	    "unknown folder: not found, zeroed");
 
 	ok(state_folders(s, &names, &e) == 0, "state_folders");
@@ -906,11 +906,11 @@ test_decode(void)
 	state_intent_free(&in);
 	ok(state_decode_folder(folder_rec().b, folder_rec().n, &f, &e) == 0 &&
 	    f.uidvalidity == 1 && f.uidnext == 2 && f.highestmodseq == 3 &&
-	    f.exists == 4 && f.local_count == 7 &&
+	    f.exists == 4 && f.local_change == 7 &&
 	    f.remote_unpaired == UINT32_MAX,
 	    "a hand-built folder record decodes (remote unpaired unknown)");
 	ok(state_decode_folder(folder_rec2().b, folder_rec2().n, &f, &e) == 0 &&
-	    f.uidvalidity == 1 && f.local_count == 7 && f.remote_unpaired == 8,
+	    f.uidvalidity == 1 && f.local_change == 7 && f.remote_unpaired == 8,
 	    "a folder record with the remote unpaired count decodes");
 
 	for (cut = 0; cut < r.n; cut++) {
