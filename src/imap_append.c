@@ -61,7 +61,7 @@ queued_free(struct queued *m)
  * expanded in order (RFC 3502 keeps the order of the messages). */
 static bool
 parse_appenduid(const char *t, uint32_t *uidvalidity, uint32_t **uids,
-    size_t *n)
+    size_t *n, size_t want)
 {
 	const char *p = strcasestr(t, "[APPENDUID ");
 	unsigned long uv;
@@ -77,7 +77,7 @@ parse_appenduid(const char *t, uint32_t *uidvalidity, uint32_t **uids,
 	if (end == p || *end != ' ' || uv > UINT32_MAX)
 		return false;
 	p = end + 1;
-	if (!imap_parse_uid_seq(&p, uids, n, &cap) || *p != ']') {
+	if (!imap_parse_uid_seq(&p, uids, n, &cap, want) || *p != ']') {
 		free(*uids);
 		*uids = NULL;
 		*n = 0;
@@ -221,7 +221,7 @@ append_close(struct imap_store *s, const struct queued *v, size_t n,
 		return imap_fail(s, r, what, e);
 	memset(uids, 0, n * sizeof(*uids));
 	if (s->uidplus && parse_appenduid(imap_io_last_tagged(s->io), &uv,
-	    &got, &ngot) && uv == s->sel.uidvalidity && ngot == n)
+	    &got, &ngot, n) && uv == s->sel.uidvalidity && ngot == n)
 		memcpy(uids, got, n * sizeof(*uids));
 	free(got);
 	if (n > 1 && uids[0] == 0) {

@@ -176,9 +176,11 @@ void imap_append_queue_free(struct imap_store *s);
 /* "(\Seen $Forwarded kw)", as APPEND takes flags. */
 void imap_flag_text(struct buf *b, const struct flags *fl);
 /* "1:3,7" at *pp into ascending UIDs (appended to *v), *pp moved past
- * it; false on a malformed set or one over a million UIDs. */
+ * it; false on a malformed set or one of more than max UIDs in all. */
 bool imap_parse_uid_seq(const char **pp, uint32_t **v, size_t *n,
-    size_t *cap);
+    size_t *cap, size_t max);
+/* The most UIDs a COPYUID set may name. */
+#define UID_SET_MAX 1000000
 int imap_set_flags(struct store *st, struct flag_change *v, size_t n,
     struct err *e);
 int imap_remove(struct store *st, struct msg **msgs, size_t n,

@@ -268,7 +268,8 @@ imap_remove(struct store *st, struct msg **msgs, size_t n, struct err *e)
 /* ---- move ------------------------------------------------------------ */
 
 bool
-imap_parse_uid_seq(const char **pp, uint32_t **v, size_t *n, size_t *cap)
+imap_parse_uid_seq(const char **pp, uint32_t **v, size_t *n, size_t *cap,
+    size_t max)
 {
 	const char *p = *pp;
 
@@ -293,8 +294,8 @@ imap_parse_uid_seq(const char **pp, uint32_t **v, size_t *n, size_t *cap)
 			a = b;
 			b = t;
 		}
-		/* a hostile range must not make us allocate without bound */
-		if (b - a > 1000000)
+		/* a hostile set must not make us allocate without bound */
+		if (b - a >= max || *n > max - (b - a + 1))
 			return false;
 		for (unsigned long u = a; u <= b; u++) {
 			xgrow(v, cap, *n + 1, sizeof(**v));
@@ -327,8 +328,9 @@ parse_copyuid(const char *t, uint32_t uidvalidity, uint32_t **src,
 	if (end == p || *end != ' ' || uv != uidvalidity)
 		return false;
 	p = end + 1;
-	if (!imap_parse_uid_seq(&p, src, &ns, &cs) || *p++ != ' ' ||
-	    !imap_parse_uid_seq(&p, dst, &nd, &cd) || *p != ']' || ns != nd) {
+	if (!imap_parse_uid_seq(&p, src, &ns, &cs, UID_SET_MAX) ||
+	    *p++ != ' ' || !imap_parse_uid_seq(&p, dst, &nd, &cd,
+	    UID_SET_MAX) || *p != ']' || ns != nd) {
 		free(*src);
 		free(*dst);
 		*src = *dst = NULL;
