@@ -127,6 +127,25 @@ fake_config ca-ok imaps "ca-file: $T/rogueca.pem"
 run
 is "$RC" 0 "control: the CA-signed certificate is accepted when its CA is in ca-file"
 
+# The system store (a bundle named by SSL_CERT_FILE) is read only when the
+# ca-file alone does not verify the server; then the chain is verified
+# again against both, with the same host check.
+fake_start '{"tls": "implicit"}' --cert "$T/unknownca.pem" --key "$T/unknownca.key"
+fake_config sys-later imaps "ca-file: $T/future.pem"
+SSL_CERT_FILE=$T/rogueca.pem run
+is "$RC" 0 "a CA in the system bundle only: accepted after the ca-file fails"
+SSL_CERT_FILE=$T/future.pem run
+is "$RC" 1 "a CA in neither: refused"
+like "$ERR" 'TLS certificate verification failed for 127\.0\.0\.1: unable to get local issuer certificate' \
+	"a CA in neither: the error says why"
+# A bundle that cannot be read without hanging (a FIFO nobody writes):
+# untouched when the ca-file verifies the server.
+mkfifo "$T/bundle.fifo"
+fake_start '{"tls": "implicit"}' --cert "$T/unknownca.pem" --key "$T/unknownca.key"
+fake_config sys-unread imaps "ca-file: $T/rogueca.pem"
+SSL_CERT_FILE=$T/bundle.fifo run
+is "$RC" 0 "the system bundle is not read when the ca-file verifies the server"
+
 # cert_case NAME CERT CA-FILE REGEX: refused on imaps and on starttls.
 cert_case() {
 	fake_start '{"tls": "implicit"}' --cert "$T/$2.pem" --key "$T/$2.key"
