@@ -470,6 +470,42 @@ full:
 	return rc;
 }
 
+/*
+ * A run killed while the server stored what it had sent (a whole APPEND
+ * of up to 256 messages, or a MOVE) leaves upload intents, which find
+ * those messages on the server only once they are there: the server goes
+ * on storing after the connection died.  A run started right away could
+ * list the folder first and send them again.  So a folder with upload
+ * intents waits until its message count has held still for a second (at
+ * most 10 s) before it is listed.
+ */
+static int
+settle_uploads(struct chan *c, struct folder_work *fw, struct err *e)
+{
+	struct store *r = c->store[SIDE_REMOTE];
+	bool pending = false;
+
+	for (size_t i = 0; i < fw->intents.n; i++)
+		if (fw->intents.v[i].kind == STATE_INTENT_UPLOAD)
+			pending = true;
+	if (!pending || c->opts->dry_run)
+		return 0;
+	log_msg(LOG_VERBOSE, "%s %s: copies of a stopped run are pending; "
+	    "waiting for the server to settle", c->ch->name, fw->name);
+	for (int i = 0; i < 10; i++) {
+		struct timespec second = { 1, 0 };
+		uint32_t before = fw->rst.exists;
+
+		nanosleep(&second, NULL);
+		/* the same folder again: a NOOP, which reports EXISTS */
+		if (r->ops->select(r, fw->name, &fw->rst, e) < 0)
+			return -1;
+		if (fw->rst.exists == before)
+			break;
+	}
+	return 0;
+}
+
 /* Select and list both sides of a folder and load its state. */
 static int
 load_folder(struct chan *c, struct folder_work *fw, struct err *e)
@@ -522,7 +558,8 @@ load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 			continue;	/* dry run: would be created */
 		c->selected[s] = NULL;
 		if (st->ops->select(st, fw->name, s == SIDE_REMOTE ? &fw->rst :
-		    NULL, e) < 0)
+		    NULL, e) < 0 ||
+		    (s == SIDE_REMOTE && settle_uploads(c, fw, e) < 0))
 			return -1;
 		if (s == SIDE_REMOTE && changes_usable(c, fw, again) &&
 		    (rc = list_changes(c, fw, e)) < 0)
