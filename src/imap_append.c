@@ -283,9 +283,10 @@ record(struct append_queue *aq, bool ok, uint32_t uid)
 
 /*
  * The messages of the open command are settled: stored with their UIDs
- * when `stored`, else (the server refused the command, or a message of
- * it) each of several is tried alone, so that one the server will not
- * take (too large, say) does not fail the others; after a lost
+ * when `stored` (uids NULL: stored under unknown UIDs, left to the
+ * intents and not ok), else (the server refused the command, or a
+ * message of it) each of several is tried alone, so that one the server
+ * will not take (too large, say) does not fail the others; after a lost
  * connection, none.
  */
 static void
@@ -297,8 +298,13 @@ settle(struct imap_store *s, bool stored, const uint32_t *uids,
 
 	for (size_t i = 0; i < aq->nq; i++) {
 		struct err me = *why;
-		uint32_t uid = stored ? uids[i] : 0;
+		uint32_t uid = stored && uids != NULL ? uids[i] : 0;
 
+		if (stored && uids == NULL) {
+			/* not ok, and never sent again: its intent pairs it */
+			queued_free(&aq->q[i]);
+			continue;
+		}
 		if (stored || (!s->broken && aq->nq > 1 &&
 		    imap_check_selected(s, "APPEND", &me) == 0 &&
 		    append_one(s, &aq->q[i], &uid, &me) == 0)) {
@@ -325,18 +331,9 @@ close_command(struct imap_store *s)
 
 	if (aq->open) {
 		rc = append_close(s, aq->q, aq->nq, aq->from, uids, &e);
-		if (rc == 1) {
-			/* stored: never again; not ok, so not paired now */
-			if (e.code != ERR_OK && aq->first.code == ERR_OK)
-				aq->first = e;
-			for (size_t i = 0; i < aq->nq; i++)
-				queued_free(&aq->q[i]);
-			aq->nq = 0;
-			aq->qbytes = 0;
-			aq->open = false;
-		} else {
-			settle(s, rc == 0, uids, &e);
-		}
+		if (rc == 1 && e.code != ERR_OK && aq->first.code == ERR_OK)
+			aq->first = e;
+		settle(s, rc >= 0, rc == 0 ? uids : NULL, &e);
 	}
 	free(uids);
 }

@@ -212,29 +212,28 @@ has_hashed_names(const char *dir)
  * bundle is loaded only when SSL_CERT_FILE names one or the directory has
  * no hashed names.
  */
-static void
-trust_system(SSL_CTX *ctx)
+static const char *
+system_dir(void)
 {
 	const char *dir = getenv(X509_get_default_cert_dir_env());
 
-	if (dir == NULL)
-		dir = X509_get_default_cert_dir();
-	if (getenv(X509_get_default_cert_file_env()) != NULL ||
-	    !has_hashed_names(dir) ||
-	    SSL_CTX_load_verify_locations(ctx, NULL, dir) != 1)
-		SSL_CTX_set_default_verify_paths(ctx);
+	return dir != NULL ? dir : X509_get_default_cert_dir();
 }
 
 /* Whether trust_system would parse a whole bundle file. */
 static bool
 system_is_bundle(void)
 {
-	const char *dir = getenv(X509_get_default_cert_dir_env());
-
-	if (dir == NULL)
-		dir = X509_get_default_cert_dir();
 	return getenv(X509_get_default_cert_file_env()) != NULL ||
-	    !has_hashed_names(dir);
+	    !has_hashed_names(system_dir());
+}
+
+static void
+trust_system(SSL_CTX *ctx)
+{
+	if (system_is_bundle() ||
+	    SSL_CTX_load_verify_locations(ctx, NULL, system_dir()) != 1)
+		SSL_CTX_set_default_verify_paths(ctx);
 }
 
 /*
