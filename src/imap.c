@@ -423,8 +423,8 @@ enabled(struct imap_store *s, const char *name)
  * login: a run that finds every folder unchanged selects none and saves
  * the round trip.
  */
-int
-imap_before_select(struct imap_store *s, struct err *e)
+static int
+enable_before_select(struct imap_store *s, struct err *e)
 {
 	int r;
 
@@ -438,6 +438,22 @@ imap_before_select(struct imap_store *s, struct err *e)
 		s->qresync = enabled(s, "QRESYNC");
 	else if (r != MAILIMAP_ERROR_CUSTOM_COMMAND)
 		return imap_fail(s, r, "ENABLE QRESYNC", e);
+	return 0;
+}
+
+int
+imap_prepare_select(struct imap_store *s, const char *name, char **wire,
+    struct err *e)
+{
+	if (imap_wire_name(s, name, wire, e) < 0)
+		return -1;
+	if (enable_before_select(s, e) < 0) {
+		free(*wire);
+		*wire = NULL;
+		return -1;
+	}
+	imap_forget_selection(s);
+	imap_io_allow_permflags(s->io, true);
 	return 0;
 }
 

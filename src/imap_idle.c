@@ -237,15 +237,9 @@ imap_idle_start(struct store *st, const char *name, int *fd_out,
 			return -1;
 		return idle_enter(s, fd_out, changed_out, e);
 	}
-	if (imap_wire_name(s, name, &wire, e) < 0)
-		return -1;
-	if (imap_before_select(s, e) < 0) {
-		free(wire);
-		return -1;
-	}
 	/* Read-only: watching must not clear \Recent nor risk a change. */
-	imap_forget_selection(s);
-	imap_io_allow_permflags(s->io, true);
+	if (imap_prepare_select(s, name, &wire, e) < 0)
+		return -1;
 	r = mailimap_examine(s->imap, wire);
 	free(wire);
 	if (r != MAILIMAP_NO_ERROR)

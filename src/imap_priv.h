@@ -90,9 +90,12 @@ int imap_check_selected(struct imap_store *s, const char *what,
     struct err *e);
 /* Forget the STATUS answers kept from the last LIST. */
 void imap_listed_status_clear(struct imap_store *s);
-/* Call before each SELECT or EXAMINE: the first enables QRESYNC where
- * the server offers it.  0, or -1 with e. */
-int imap_before_select(struct imap_store *s, struct err *e);
+/* Before a SELECT or EXAMINE of folder name: its wire name into *wire
+ * (the caller frees it), the old selection forgotten, PERMANENTFLAGS let
+ * through; the first call of a session enables QRESYNC where the server
+ * offers it.  0, or -1 with e. */
+int imap_prepare_select(struct imap_store *s, const char *name, char **wire,
+    struct err *e);
 /* Forget the selected folder (the server's selection is gone or about
  * to change). */
 void imap_forget_selection(struct imap_store *s);

@@ -85,15 +85,8 @@ imap_select(struct store *st, const char *name, struct folder_status *out,
 			return imap_fail(s, r, what, e);
 		return fill_status(s, what, out, e);
 	}
-	if (imap_wire_name(s, name, &wire, e) < 0)
+	if (imap_prepare_select(s, name, &wire, e) < 0)
 		return -1;
-	if (imap_before_select(s, e) < 0) {
-		free(wire);
-		return -1;
-	}
-	imap_forget_selection(s);
-
-	imap_io_allow_permflags(s->io, true);
 	if (s->condstore)
 		r = mailimap_select_condstore(s->imap, wire, &modseq);
 	else
