@@ -1109,6 +1109,16 @@ imap_cmd_continuation(struct mailimap *imap)
 	    imap->imap_stream_buffer->str[0] == '+';
 }
 
+/* Whether the line read is untagged data without a literal. */
+static bool
+untagged_plain(struct mailimap *imap)
+{
+	const MMAPString *b = imap->imap_stream_buffer;
+
+	return b->len > 2 && b->str[0] == '*' && b->str[1] == ' ' &&
+	    !(b->len >= 3 && b->str[b->len - 3] == '}');
+}
+
 int
 imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
 {
@@ -1119,6 +1129,13 @@ imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
 	if ((r = imap_cmd_add(imap, hdr, strlen(hdr))) != MAILIMAP_NO_ERROR ||
 	    (r = imap_cmd_flush_read(imap)) != MAILIMAP_NO_ERROR)
 		return r;
+	/* A server may send untagged data before the "+" (an EXISTS for
+	 * mail that just arrived): nothing an open command needs, and
+	 * parsing it as the reply would wait for a tagged line the server
+	 * sends only after the literal. */
+	for (int i = 0; i < 1000 && untagged_plain(imap); i++)
+		if (mailimap_read_line(imap) == NULL)
+			return MAILIMAP_ERROR_STREAM;
 	if (!imap_cmd_continuation(imap)) {
 		r = imap_cmd_parse(imap);
 		return r == MAILIMAP_NO_ERROR ? MAILIMAP_ERROR_PROTOCOL : r;

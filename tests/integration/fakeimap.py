@@ -20,7 +20,8 @@ Scenario keys (all optional):
                   lines sent before the tagged OK to STARTTLS (in clear
                   text, so they must not count after TLS)
   continuation    "ok" (default): a "+" for each synchronising literal;
-                  "stall": never send it (the client waits for it)
+                  "stall": never send it (the client waits for it);
+                  "untagged": an untagged EXISTS first, then the "+"
   commands        {"COMMAND": [actions]} replies replacing the built-in
                   ones; COMMAND is the upper-case command name ("UID FETCH")
   exists          messages the built-in SELECT reports (default 1)
@@ -171,6 +172,8 @@ class Server:
             if not plus:
                 if self.sc.get("continuation", "ok") == "stall":
                     time.sleep(3600)
+                if self.sc.get("continuation", "ok") == "untagged":
+                    conn.send(b"* 2 EXISTS\r\n")
                 conn.send(b"+ go ahead\r\n")
             full += conn.read(n)
             line = conn.readline()

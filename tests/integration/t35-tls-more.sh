@@ -290,6 +290,18 @@ is "$(grep -c '^[^ ]* APPEND ' "$FAKE_REC")" 1 \
 check "a stall at the APPEND continuation: the local message is kept" \
 	test -f "$M/INBOX/new/1700000001.st1.host"
 
+# Untagged data before the "+" of the APPEND literal is passed over.
+fake_start '{"exists": 0, "continuation": "untagged",
+	"commands": {"APPEND": ["{tag} OK [APPENDUID 1234 1] done"]}}'
+fake_config untagged none
+seed_local un1
+run
+is "$RC" 0 "an EXISTS before the APPEND continuation: the push succeeds"
+ok "$([ "$SECS" -lt 3 ] && echo 0 || echo 1)" \
+	"an EXISTS before the APPEND continuation: no wait for the timeout (${SECS}s)"
+like "$(cat "$FAKE_REC")" 'X-Test-Id: un1' \
+	"an EXISTS before the APPEND continuation: the message was sent"
+
 # APPENDUID naming another UIDVALIDITY (the folder's is 1234) is not
 # trusted: the UID is searched for instead, and here not found.
 fake_start '{"exists": 0, "commands": {"APPEND": ["{tag} OK [APPENDUID 999 42] done"]}}'
