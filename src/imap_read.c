@@ -855,13 +855,13 @@ struct many {
 	bool *done;
 	store_body_fn *fn;
 	void *arg;
-	struct buf conv;
 };
 
 static void
 many_deliver(struct many *m, struct mailimap_msg_att *att)
 {
 	struct fetched f;
+	char *body;
 
 	imap_read_msg_att(att, &f);
 	flags_free(&f.flags);
@@ -871,10 +871,12 @@ many_deliver(struct many *m, struct mailimap_msg_att *att)
 		if (m->msgs[i]->uid != f.uid || m->done[i])
 			continue;
 		m->done[i] = true;
-		buf_reset(&m->conv);
-		crlf_to_lf(&m->conv, f.body, f.body_len);
-		m->fn(m->arg, m->base + i, m->conv.data ? m->conv.data : "",
-		    m->conv.len, NULL);
+		/* libetpan's own copy of the literal, freed after this
+		 * handler: converted where it is, a message in flight is held
+		 * once, not twice */
+		body = (char *)f.body;
+		m->fn(m->arg, m->base + i, body,
+		    crlf_to_lf_in_place(body, f.body_len), NULL);
 		return;
 	}
 }
@@ -1064,7 +1066,6 @@ imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
 		sub.base = lo;
 		sub.done = m.done + lo;
 		rc = fetch_chunk(&sub, cnt, e);
-		m.conv = sub.conv;	/* the buffer is reused across chunks */
 		lo += cnt;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1080,7 +1081,6 @@ imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
 			    msgs[i]->uid);
 		fn(arg, i, NULL, 0, &me);
 	}
-	buf_free(&m.conv);
 	free(m.done);
 	return rc;
 }

@@ -107,6 +107,37 @@ collect(struct folder_work *fw, size_t n, enum side side, struct src **sv,
 	}
 }
 
+bool
+moves_possible(const struct folder_work *fw, bool any_pairs)
+{
+	struct msg_lookup rix, lix;
+	struct pair_lookup pl;
+	bool found = false;
+
+	if (!fw->loaded || fw->uidvalidity_changed)
+		return false;
+	msg_lookup_build(&rix, &fw->ml[SIDE_REMOTE], true);
+	msg_lookup_build(&lix, &fw->ml[SIDE_LOCAL], false);
+	pair_lookup_build(&pl, &fw->pairs, false);
+	for (size_t i = 0; i < fw->pairs.n && !found; i++) {
+		const struct state_pair *p = &fw->pairs.v[i];
+
+		found = p->uid != 0 && p->name != NULL &&
+		    (msg_lookup_uid(&rix, p->uid) < 0) !=
+		    (msg_lookup_name(&lix, p->name) < 0);
+	}
+	for (size_t i = 0; any_pairs && i < fw->ml[SIDE_REMOTE].n && !found;
+	    i++)
+		found = !pair_lookup_uid(&pl, fw->ml[SIDE_REMOTE].v[i].uid);
+	for (size_t i = 0; any_pairs && i < fw->ml[SIDE_LOCAL].n && !found;
+	    i++)
+		found = !pair_lookup_name(&pl, fw->ml[SIDE_LOCAL].v[i].name);
+	msg_lookup_free(&rix);
+	msg_lookup_free(&lix);
+	pair_lookup_free(&pl);
+	return found;
+}
+
 /* Load Message-ID and size of the arrivals (only when something left). */
 static int
 load_dst_details(struct moves_ctx *mc, struct folder_work *fw, size_t n,

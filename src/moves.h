@@ -55,4 +55,13 @@ struct moves_ctx {
 int moves_run(struct moves_ctx *mc, struct folder_work *fw, size_t n,
     struct err *e);
 
+/*
+ * Whether a loaded folder can take part in a move: a pair it lost on one
+ * side while the other still has it (a source), or a message without a
+ * pair (an arrival), the latter only when the channel has pairs in some
+ * folder (any_pairs), as a move needs a source.  A folder that cannot may
+ * be synced at once, without waiting for the others to be listed.
+ */
+bool moves_possible(const struct folder_work *fw, bool any_pairs);
+
 #endif

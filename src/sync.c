@@ -26,6 +26,8 @@ struct chan {
 	enum err_code worst;
 	struct err first;
 	const char *selected[2];	/* folder each store has selected */
+	bool any_pairs;		/* the state had pairs when the run began */
+	size_t nsynced;		/* folders synced so far */
 	/* folder records of folders where nothing happened, written
 	 * together at the end (see defer_record) */
 	struct later_record {
@@ -978,6 +980,7 @@ open_stores(struct chan *c, const struct strv *known, struct err *e)
 
 	if (state_knows_messages(c, known, &known_msgs, e) < 0)
 		return -1;
+	c->any_pairs = known_msgs;
 	c->store[SIDE_REMOTE] = imap_store_new(c->ch->account, c->ch->name);
 	c->store[SIDE_LOCAL] = maildir_store_new(c->ch, c->ch->name);
 	/* The root is created only on a first run; once the state knows
@@ -1007,6 +1010,37 @@ open_stores(struct chan *c, const struct strv *known, struct err *e)
 	    &c->folders[SIDE_REMOTE], e);
 }
 
+/* Sync a loaded folder (it fails if loading did), report it and let it
+ * go; false when the connection is lost, so the rest would fail too. */
+static bool
+sync_loaded(struct chan *c, struct folder_work *fw)
+{
+	struct sync_stats before = *c->stats;
+	struct folder_report *fr;
+	size_t failed_before = c->stats->failed_folders;
+	struct err err = { 0 };
+	int frc = 0;
+
+	c->stats->folder_i = ++c->nsynced;
+	sync_tick(c->stats);
+	if (!fw->loaded) {
+		report_folder(c->stats, fw->name, "full")->failed = true;
+		return true;
+	}
+	if ((frc = sync_folder(c, fw, &err)) < 0)
+		chan_fail(c, fw->name, &err);
+	fr = report_folder(c->stats, fw->name, fw->detection ?
+	    fw->detection : "full");
+	for (int s = 0; s < 2; s++) {
+		fr->copied[s] = c->stats->copied[s] - before.copied[s];
+		fr->flagged[s] = c->stats->flagged[s] - before.flagged[s];
+		fr->deleted[s] = c->stats->deleted[s] - before.deleted[s];
+	}
+	fr->failed = c->stats->failed_folders > failed_before;
+	folder_work_clear(fw);
+	return !(frc < 0 && err.code == ERR_TEMP);
+}
+
 int
 sync_channel(const struct cfg_channel *ch, const struct strv *only,
     const struct sync_opts *opts, struct sync_stats *stats, struct err *e)
@@ -1014,6 +1048,10 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 	struct chan c = { .ch = ch, .opts = opts, .stats = stats };
 	struct strv known = { 0 }, names = { 0 };
 	struct folder_work *work = NULL;
+	struct todo {
+		bool sync;
+		bool exists[2];
+	} *todo = NULL;
 	size_t nwork = 0;
 	struct err err = { 0 };
 	int rc;
@@ -1036,29 +1074,51 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 			strv_add(&names, known.v[i]);
 	strv_sort(&names);
 	work = xcalloc(names.n + 1, sizeof(*work));
+	/* which folders need a sync, first: the progress counts them */
+	todo = xcalloc(names.n + 1, sizeof(*todo));
 	for (size_t i = 0; i < names.n; i++) {
-		struct folder_work *fw = &work[nwork];
+		struct folder_work *fw = &work[0];
 		bool sync_it;
 
 		if (!sync_folder_selected(ch, only, names.v[i]))
 			continue;
+		*fw = (struct folder_work){ .name = names.v[i] };
 		prepare_name(&c, names.v[i], &known, fw->exists, &sync_it);
 		if (!sync_it)
 			continue;
-		fw->name = names.v[i];
 		c.stats->folders++;
 		if (unchanged(&c, fw)) {
 			c.stats->skipped++;
 			report_folder(c.stats, fw->name, "unchanged");
 			continue;
 		}
-		nwork++;
+		todo[i].sync = true;
+		todo[i].exists[0] = fw->exists[0];
+		todo[i].exists[1] = fw->exists[1];
+		c.stats->folder_n++;
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		struct folder_work *fw = &work[nwork];
+
+		if (!todo[i].sync)
+			continue;
+		/* the slot of a folder synced at once is used again */
+		*fw = (struct folder_work){ .name = names.v[i],
+			.exists = { todo[i].exists[0], todo[i].exists[1] } };
 		if (load_folder(&c, fw, &err) < 0) {
 			chan_fail(&c, fw->name, &err);
 			folder_work_clear(fw);
 			if (err.code == ERR_TEMP)
 				goto out;	/* the rest would fail too */
 		}
+		/* Only folders a move may touch wait for the moves pass; the
+		 * others are synced and let go now, so memory holds one
+		 * folder's listings, not the channel's. */
+		if ((ch->propagate & CFG_PROP_MOVES) &&
+		    moves_possible(fw, c.any_pairs))
+			nwork++;
+		else if (!sync_loaded(&c, fw))
+			goto out;
 	}
 	if (c.ch->propagate & CFG_PROP_MOVES) {
 		int dir = effective_direction(&c);
@@ -1081,38 +1141,15 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		if (c.stats->move_errors > 0)
 			c.worst = err_worst(c.worst, ERR_FAIL);
 	}
-	c.stats->folder_n = nwork;
 	for (size_t i = 0; i < nwork; i++) {
 		struct folder_work *fw = &work[i];
 
-		c.stats->folder_i = i + 1;
-		sync_tick(c.stats);
 		if (fw->reload && load_folder(&c, fw, &err) < 0) {
 			chan_fail(&c, fw->name, &err);
 			folder_work_clear(fw);
 		}
-		struct sync_stats before = *c.stats;
-		struct folder_report *fr;
-		size_t failed_before = c.stats->failed_folders;
-		int frc = 0;
-
-		if (!fw->loaded) {
-			report_folder(c.stats, fw->name, "full")->failed = true;
-			continue;
-		}
-		if ((frc = sync_folder(&c, fw, &err)) < 0)
-			chan_fail(&c, fw->name, &err);
-		fr = report_folder(c.stats, fw->name, fw->detection ?
-		    fw->detection : "full");
-		for (int s = 0; s < 2; s++) {
-			fr->copied[s] = c.stats->copied[s] - before.copied[s];
-			fr->flagged[s] = c.stats->flagged[s] - before.flagged[s];
-			fr->deleted[s] = c.stats->deleted[s] - before.deleted[s];
-		}
-		fr->failed = c.stats->failed_folders > failed_before;
-		folder_work_clear(fw);
-		if (frc < 0 && err.code == ERR_TEMP)
-			break;	/* the rest would fail too */
+		if (!sync_loaded(&c, fw))
+			break;
 	}
 out:
 	if (flush_records(&c, &err) < 0)
@@ -1120,6 +1157,7 @@ out:
 	for (size_t i = 0; i < nwork; i++)
 		folder_work_clear(&work[i]);
 	free(work);
+	free(todo);
 	for (int s = 0; s < 2; s++) {
 		if (c.store[s] != NULL)
 			c.store[s]->ops->close(&c.store[s]);

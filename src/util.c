@@ -223,6 +223,25 @@ crlf_to_lf(struct buf *out, const char *p, size_t n)
 	buf_add(out, p + start, n - start);
 }
 
+size_t
+crlf_to_lf_in_place(char *p, size_t n)
+{
+	size_t start = 0, w = 0;
+
+	for (char *cr = memchr(p, '\r', n); cr != NULL;
+	    cr = memchr(cr + 1, '\r', n - (size_t)(cr + 1 - p))) {
+		size_t i = (size_t)(cr - p);
+
+		if (i + 1 < n && p[i + 1] == '\n') {
+			memmove(p + w, p + start, i - start);
+			w += i - start;
+			start = i + 1;
+		}
+	}
+	memmove(p + w, p + start, n - start);
+	return w + n - start;
+}
+
 void
 lf_to_crlf(struct buf *out, const char *p, size_t n)
 {

@@ -46,10 +46,12 @@ bool strv_contains(const struct strv *s, const char *str);
 void strv_sort(struct strv *s);
 void strv_free(struct strv *s);
 
-/* Line endings: CRLF -> LF (wire to disk) and LF -> CRLF (disk to wire). */
 /* Seconds on CLOCK_MONOTONIC. */
 double mono_seconds(void);
+/* Line endings: CRLF -> LF (wire to disk) and LF -> CRLF (disk to wire). */
 void crlf_to_lf(struct buf *out, const char *p, size_t n);
+/* crlf_to_lf over p itself; the new length. */
+size_t crlf_to_lf_in_place(char *p, size_t n);
 void lf_to_crlf(struct buf *out, const char *p, size_t n);
 /* Size of p once every bare LF becomes CRLF (the IMAP RFC822.SIZE). */
 uint64_t wire_size(const char *p, size_t n);

@@ -29,6 +29,16 @@ main(void)
 	buf_reset(&b);
 	crlf_to_lf(&b, "", 0);
 	is_int((long long)b.len, 0, "CRLF to LF of nothing");
+	{
+		char in[] = "\r\na\r\r\nb\rc\r\n\r\n";
+		size_t n = crlf_to_lf_in_place(in, sizeof(in) - 1);
+
+		in[n] = '\0';
+		is_str(in, "\na\r\nb\rc\n\n",
+		    "CRLF to LF in place: first, after a CR, a lone CR, last");
+		is_int((long long)crlf_to_lf_in_place(in, 0), 0,
+		    "CRLF to LF in place of nothing");
+	}
 	is_int((long long)wire_size("\n\r\n\n", 4), 6,
 	    "wire size: LF first, CRLF, LF last");
 	is_int((long long)wire_size("", 0), 0, "wire size of nothing");
