@@ -35,6 +35,7 @@ struct cfg_account {
 	char *cert_fingerprint;	/* 64 lowercase hex digits, or NULL */
 	int timeout;		/* seconds, default 30 */
 	int connections;	/* default 4 */
+	bool connections_set;	/* given in the file, not the default */
 	enum cfg_compress compress;	/* default auto */
 };
 

@@ -505,6 +505,7 @@ parse_account(struct ctx *x, const struct ynode *name, const struct ynode *m,
 		case AK_CONNECTIONS:
 			rc = get_int(x, v, k->value, 1, 64, &n);
 			a->connections = (int)n;
+			a->connections_set = rc == 0;
 			break;
 		case AK_COMPRESS:
 			rc = get_enum(x, v, k->value, compress_names, 3, &t);

@@ -544,6 +544,7 @@ imap_close(struct store **sp)
 
 	if (s == NULL)
 		return;
+	imap_aux_close(s);
 	if (s->imap != NULL) {
 		struct err de = { 0 };
 
@@ -599,7 +600,8 @@ static const struct store_ops imap_ops = {
 };
 
 struct store *
-imap_store_new(const struct cfg_account *acct, const char *label)
+imap_store_new(const struct cfg_account *acct, const char *label,
+    unsigned connections)
 {
 	struct imap_store *s = xcalloc(1, sizeof(*s));
 
@@ -609,5 +611,6 @@ imap_store_new(const struct cfg_account *acct, const char *label)
 	s->base.label = s->label;
 	s->acct = acct;
 	s->delim = '/';
+	s->connections = connections > 0 ? connections : 1;
 	return &s->base;
 }

@@ -49,6 +49,10 @@ struct imap_store {
 	uint32_t *prefetch;	/* sorted UIDs of a UID FETCH sent, unread */
 	size_t prefetch_n;
 	bool prefetch_claimed;	/* fetch_many is about to read it */
+	unsigned connections;	/* sessions at once, this one included */
+	struct imap_store **aux;	/* the extra ones (imap_fetchers.c) */
+	size_t naux;
+	bool aux_refused;	/* one could not be had: no more this run */
 };
 
 static inline struct imap_store *
@@ -156,13 +160,23 @@ int imap_details(struct store *st, struct msg **msgs, size_t n,
     struct err *e);
 int imap_fetch(struct store *st, const struct msg *m, struct buf *out,
     struct err *e);
-int imap_prefetch(struct store *st, struct msg **msgs, size_t n,
-    struct err *e);
 /* Read and drop the answer of a prefetch nobody claimed; 0, or -1 with e
  * (the session is then broken). */
 int imap_prefetch_drain(struct imap_store *s, struct err *e);
+/* fetch_many and prefetch over session s alone. */
+int imap_fetch_many_one(struct imap_store *s, struct msg **msgs, size_t n,
+    store_body_fn *fn, void *arg, struct err *e);
+int imap_prefetch_one(struct imap_store *s, struct msg **msgs, size_t n,
+    struct err *e);
+
+/* ---- fetching over several sessions (imap_fetchers.c) ----------------- */
+
+int imap_prefetch(struct store *st, struct msg **msgs, size_t n,
+    struct err *e);
 int imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
     store_body_fn *fn, void *arg, struct err *e);
+/* Close the extra sessions. */
+void imap_aux_close(struct imap_store *s);
 
 /* ---- appending (imap_append.c) -------------------------------------- */
 

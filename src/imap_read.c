@@ -914,9 +914,9 @@ sorted_uids(struct msg **msgs, size_t n)
  * connection stood idle.  The text is what mailimap_uid_fetch sends.
  */
 int
-imap_prefetch(struct store *st, struct msg **msgs, size_t n, struct err *e)
+imap_prefetch_one(struct imap_store *s, struct msg **msgs, size_t n,
+    struct err *e)
 {
-	struct imap_store *s = imap_of(st);
 	struct buf cmd = { 0 };
 	uint32_t *uids;
 	char what[300];
@@ -1040,10 +1040,9 @@ fetch_chunk(struct many *m, size_t cnt, struct err *e)
 }
 
 int
-imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
+imap_fetch_many_one(struct imap_store *s, struct msg **msgs, size_t n,
     store_body_fn *fn, void *arg, struct err *e)
 {
-	struct imap_store *s = imap_of(st);
 	struct many m = { .s = s, .msgs = msgs, .n = n, .fn = fn, .arg = arg };
 	size_t lo = 0;
 	int rc = 0;

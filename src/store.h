@@ -293,9 +293,11 @@ struct store {
 	const char *label;	/* "remote"/"local" + channel, for messages */
 };
 
-/* Backends.  The config objects must outlive the store. */
+/* Backends.  The config objects must outlive the store.  connections:
+ * how many sessions the IMAP store may hold at once (large fetches use
+ * the extra ones); at least 1. */
 struct store *imap_store_new(const struct cfg_account *acct,
-    const char *label);
+    const char *label, unsigned connections);
 struct store *maildir_store_new(const struct cfg_channel *ch,
     const char *label);
 

@@ -981,7 +981,9 @@ open_stores(struct chan *c, const struct strv *known, struct err *e)
 	if (state_knows_messages(c, known, &known_msgs, e) < 0)
 		return -1;
 	c->any_pairs = known_msgs;
-	c->store[SIDE_REMOTE] = imap_store_new(c->ch->account, c->ch->name);
+	c->store[SIDE_REMOTE] = imap_store_new(c->ch->account, c->ch->name,
+	    c->opts->connections ? c->opts->connections :
+	    (unsigned)c->ch->account->connections);
 	c->store[SIDE_LOCAL] = maildir_store_new(c->ch, c->ch->name);
 	/* The root is created only on a first run; once the state knows
 	 * messages a missing root means an unmounted disk, not a wish to
@@ -1180,7 +1182,7 @@ sync_list_folders(const struct cfg_channel *ch, const struct strv *only,
 	struct folder_list fl[2] = { { 0 }, { 0 } };
 	int rc = -1;
 
-	st[SIDE_REMOTE] = imap_store_new(ch->account, ch->name);
+	st[SIDE_REMOTE] = imap_store_new(ch->account, ch->name, 1);
 	st[SIDE_LOCAL] = maildir_store_new(ch, ch->name);
 	if (st[SIDE_REMOTE]->ops->open(st[SIDE_REMOTE], false, e) < 0 ||
 	    st[SIDE_REMOTE]->ops->list_folders(st[SIDE_REMOTE], &fl[0], e) < 0)

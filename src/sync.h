@@ -16,6 +16,9 @@ struct sync_opts {
 	bool pull_only;		/* --pull */
 	bool push_only;		/* --push */
 	bool force;		/* --force: override the delete guard */
+	/* Sessions a run may hold with one server; 0: the account's
+	 * `connections`.  Watch mode says 1: its IDLE ones hold the rest. */
+	unsigned connections;
 };
 
 /* One folder of a run, for --json. */

@@ -500,7 +500,8 @@ verify_one_sided_folder(struct vchan *c, const char *name, enum side s,
 static int
 open_stores(struct vchan *c, struct err *e)
 {
-	c->store[SIDE_REMOTE] = imap_store_new(c->ch->account, c->ch->name);
+	c->store[SIDE_REMOTE] = imap_store_new(c->ch->account, c->ch->name,
+	    (unsigned)c->ch->account->connections);
 	c->store[SIDE_LOCAL] = maildir_store_new(c->ch, c->ch->name);
 	/* nothing to refuse here: a missing root is plainly a failure */
 	if (c->store[SIDE_LOCAL]->ops->open(c->store[SIDE_LOCAL], false,

@@ -292,7 +292,7 @@ static struct store *
 watch_store_new(const struct cfg_channel *ch)
 {
 	char *label = xasprintf("%s/watch", ch->name);
-	struct store *st = imap_store_new(ch->account, label);
+	struct store *st = imap_store_new(ch->account, label, 1);
 
 	free(label);
 	return st;
@@ -695,6 +695,7 @@ run_sync(struct watch *w, struct wchan *c)
 	const struct cfg_channel *ch = chan_cfg(c);
 	struct strv only = { 0 };
 	struct sync_stats st = { 0 };
+	struct sync_opts opts;
 	struct err e = { 0 };
 	bool full = c->full;
 	double start;
@@ -713,7 +714,9 @@ run_sync(struct watch *w, struct wchan *c)
 	c->retrying = false;
 
 	start = now_mono();
-	rc = sync_channel(ch, &only, w->p->opts, &st, &e);
+	opts = *w->p->opts;
+	opts.connections = 1;
+	rc = sync_channel(ch, &only, &opts, &st, &e);
 	w->p->synced(w->p->arg, *w->cfgp, ch, &st, rc < 0 ? &e : NULL,
 	    now_mono() - start, c->first_sync);
 	sync_stats_free(&st);

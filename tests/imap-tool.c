@@ -300,7 +300,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	label = xasprintf("remote %s", acct->name);
-	st = imap_store_new(acct, label);
+	st = imap_store_new(acct, label, 1);
 	if (st->ops->open(st, false, &e) < 0)
 		goto out;
 	if (run(st, argv[argi + 2], argc - argi - 3, argv + argi + 3, &e) < 0)
