@@ -281,13 +281,27 @@ record(struct append_queue *aq, bool ok, uint32_t uid)
 	aq->n++;
 }
 
+/* A refusal for the folder, not for a message (RFC 5530 codes): trying
+ * each message alone would only be refused as many times. */
+static bool
+folder_refusal(const struct err *why)
+{
+	static const char *const codes[] = { "[OVERQUOTA]", "[TRYCREATE]",
+		"[NOPERM]", "[READ-ONLY]" };
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strstr(why->msg, codes[i]) != NULL)
+			return true;
+	return false;
+}
+
 /*
  * The messages of the open command are settled: stored with their UIDs
  * when `stored` (uids NULL: stored under unknown UIDs, left to the
  * intents and not ok), else (the server refused the command, or a
  * message of it) each of several is tried alone, so that one the server
- * will not take (too large, say) does not fail the others; after a lost
- * connection, none.
+ * will not take (too large, say) does not fail the others, unless the
+ * refusal is for the whole folder; after a lost connection, none.
  */
 static void
 settle(struct imap_store *s, bool stored, const uint32_t *uids,
@@ -295,6 +309,7 @@ settle(struct imap_store *s, bool stored, const uint32_t *uids,
 {
 	struct append_queue *aq = s->aq;
 	size_t base = aq->n - aq->nq;
+	bool alone = !stored && aq->nq > 1 && !folder_refusal(why);
 
 	for (size_t i = 0; i < aq->nq; i++) {
 		struct err me = *why;
@@ -305,7 +320,7 @@ settle(struct imap_store *s, bool stored, const uint32_t *uids,
 			queued_free(&aq->q[i]);
 			continue;
 		}
-		if (stored || (!s->broken && aq->nq > 1 &&
+		if (stored || (!s->broken && alone &&
 		    imap_check_selected(s, "APPEND", &me) == 0 &&
 		    append_one(s, &aq->q[i], &uid, &me) == 0)) {
 			aq->ok[base + i] = true;

@@ -302,6 +302,27 @@ ok "$([ "$SECS" -lt 3 ] && echo 0 || echo 1)" \
 like "$(cat "$FAKE_REC")" 'X-Test-Id: un1' \
 	"an EXISTS before the APPEND continuation: the message was sent"
 
+# A MULTIAPPEND refused for the whole folder ([OVERQUOTA]) is not tried
+# again message by message; one refused for no stated reason is.
+quota() {	# quota NAME REPLY: push 3 messages; sets APPENDS
+	fake_start '{"exists": 0, "caps": "IMAP4rev1 AUTH=PLAIN UIDPLUS MULTIAPPEND LITERAL+",
+		"commands": {"APPEND": ["{tag} NO '"$2"'"]}}'
+	fake_config "$1" none
+	for i in 1 2 3; do
+		mkdir -p "$M/INBOX/cur" "$M/INBOX/new" "$M/INBOX/tmp"
+		make_msg "$1$i" >"$M/INBOX/new/170000000$i.$1$i.host"
+	done
+	run
+	APPENDS=$(grep -c '^[^ ]* APPEND ' "$FAKE_REC")
+}
+quota overquota '[OVERQUOTA] Quota exceeded (mailbox full)'
+is "$RC" 1 "MULTIAPPEND refused with [OVERQUOTA]: exit 1"
+like "$ERR" 'OVERQUOTA\] Quota exceeded' "... with the server's words"
+is "$APPENDS" 1 "... in one APPEND command, not tried again one by one"
+check "... the local messages are kept" test -f "$M/INBOX/new/1700000002.overquota2.host"
+quota plainno 'Message refused'
+is "$APPENDS" 4 "MULTIAPPEND refused without a folder code: each message tried alone"
+
 # APPENDUID naming another UIDVALIDITY (the folder's is 1234) is not
 # trusted: the UID is searched for instead, and here not found.
 fake_start '{"exists": 0, "commands": {"APPEND": ["{tag} OK [APPENDUID 999 42] done"]}}'
