@@ -113,7 +113,59 @@ all_foreign(struct maildir_tracker *k)
 		k->v[i].foreign = true;
 }
 
-/* Read every queued event into the folders' seen lists. */
+static int
+ev_cmp(const void *a, const void *b)
+{
+	const struct track_ev *x = a, *y = b;
+
+	if (x->sub != y->sub)
+		return x->sub < y->sub ? -1 : 1;
+	if (x->arrive != y->arrive)
+		return x->arrive ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * Whether every event seen was expected, each expectation used once.  The
+ * matched pairs are let go (memory holds what is still to come, not every
+ * file a run wrote); an event nobody expected makes the folder foreign.
+ * Expectations are noted before their change, so an event never waits
+ * for a later one.
+ */
+static bool
+only_expected(struct tracked *t)
+{
+	size_t j = 0, keep = 0;
+
+	if (t->foreign)
+		return false;
+	if (t->nseen == 0)
+		return true;
+	if (t->nwant > 1)
+		qsort(t->want, t->nwant, sizeof(*t->want), ev_cmp);
+	if (t->nseen > 1)
+		qsort(t->seen, t->nseen, sizeof(*t->seen), ev_cmp);
+	for (size_t i = 0; i < t->nseen && !t->foreign; i++) {
+		int c = -1;
+
+		while (j < t->nwant &&
+		    (c = ev_cmp(&t->want[j], &t->seen[i])) < 0)
+			t->want[keep++] = t->want[j++];
+		if (j == t->nwant || c != 0)
+			t->foreign = true;
+		else
+			free(t->want[j++].name);
+	}
+	while (j < t->nwant)
+		t->want[keep++] = t->want[j++];
+	t->nwant = keep;
+	evs_free(t->seen, t->nseen);
+	t->seen = NULL;
+	t->nseen = t->capseen = 0;
+	return !t->foreign;
+}
+
+/* Read every queued event and match it with its expectation. */
 static void
 drain(struct maildir_tracker *k)
 {
@@ -152,6 +204,8 @@ drain(struct maildir_tracker *k)
 			    (ev->mask & (IN_CREATE | IN_MOVED_TO)) != 0,
 			    ev->name);
 		}
+		for (size_t i = 0; i < k->n; i++)
+			only_expected(&k->v[i]);
 	}
 }
 
@@ -251,42 +305,6 @@ maildir_track_expect(struct maildir_store *s, const char *folder, int sub,
 	add_ev(&t->want, &t->nwant, &t->capwant, sub, arrive, name);
 	if (++k->since_drain >= DRAIN_EVERY)
 		drain(k);
-}
-
-static int
-ev_cmp(const void *a, const void *b)
-{
-	const struct track_ev *x = a, *y = b;
-
-	if (x->sub != y->sub)
-		return x->sub < y->sub ? -1 : 1;
-	if (x->arrive != y->arrive)
-		return x->arrive ? 1 : -1;
-	return strcmp(x->name, y->name);
-}
-
-/* Whether every event seen was expected (each expectation used once). */
-static bool
-only_expected(struct tracked *t)
-{
-	size_t j = 0;
-	int c = 0;
-
-	if (t->nseen == 0)
-		return true;
-	if (t->nwant > 1)
-		qsort(t->want, t->nwant, sizeof(*t->want), ev_cmp);
-	if (t->nseen > 1)
-		qsort(t->seen, t->nseen, sizeof(*t->seen), ev_cmp);
-	for (size_t i = 0; i < t->nseen; i++) {
-		while (j < t->nwant && (c = ev_cmp(&t->want[j],
-		    &t->seen[i])) < 0)
-			j++;
-		if (j == t->nwant || c != 0)
-			return false;
-		j++;
-	}
-	return true;
 }
 
 static int64_t
