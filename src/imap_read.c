@@ -324,6 +324,38 @@ expunges_seen(struct imap_store *s)
 }
 
 /*
+ * The passes over a folder by sequence ranges (the listing, UID SEARCH):
+ * the next range lo..*hi of at most chunk numbers, from the count brought
+ * up to date: 1, or 0 past the end, -1 on error.
+ */
+static int
+next_range(struct imap_store *s, const char *what, uint32_t lo,
+    uint32_t chunk, uint32_t *hi, struct err *e)
+{
+	uint32_t total;
+
+	if (imap_count(s, what, e) < 0)
+		return -1;
+	if (lo > (total = s->sel.exists))
+		return 0;
+	*hi = total - lo < chunk ? total : lo + chunk - 1;
+	return 1;
+}
+
+/* After a range's command: 1 to go on, 0 when an expunge shifted the
+ * numbers (start the pass again), -1 when the server said NO with data,
+ * which libetpan calls a success (a partial listing would read as
+ * deletions). */
+static int
+range_verdict(struct imap_store *s, const char *what, struct err *e)
+{
+	if (!imap_tagged_ok(s))
+		return err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
+		    imap_server_text(s));
+	return expunges_seen(s) ? 0 : 1;
+}
+
+/*
  * One pass over the folder by sequence ranges: 1 done, 0 when an expunge
  * shifted the numbers under us (start again), -1 on error.
  */
@@ -338,34 +370,24 @@ list_pass(struct imap_store *s, struct msg_list *out, struct err *e)
 
 	snprintf(what, sizeof(what), "FETCH %s", s->sel_name);
 	while (rc == 1) {
-		uint32_t total, hi;
+		uint32_t hi = 0;
 		struct mailimap_set *set;
 		clist *result = NULL;
 		clistiter *it;
 		int r;
 
-		if (imap_count(s, what, e) < 0) {
-			rc = -1;
+		if ((r = next_range(s, what, lo, LIST_CHUNK, &hi, e)) <= 0) {
+			rc = r < 0 ? -1 : 1;
 			break;
 		}
-		if (lo > (total = s->sel.exists))
-			break;
-		hi = total - lo < LIST_CHUNK ? total : lo + LIST_CHUNK - 1;
 		set = mailimap_set_new_interval(lo, hi);
-
 		r = mailimap_fetch(s->imap, set, ft, &result);
 		mailimap_set_free(set);
 		if (r != MAILIMAP_NO_ERROR) {
 			rc = imap_fail(s, r, what, e);
 			break;
 		}
-		/* libetpan calls a NO with some data a success; a partial
-		 * listing would read as deletions. */
-		if (!imap_tagged_ok(s))
-			rc = err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
-			    imap_server_text(s));
-		else if (expunges_seen(s))
-			rc = 0;
+		rc = range_verdict(s, what, e);
 		for (it = clist_begin(result); rc == 1 && it != NULL;
 		    it = clist_next(it)) {
 			struct fetched f;
@@ -640,29 +662,21 @@ uids_pass(struct imap_store *s, uint32_t **v, size_t *n, size_t *cap,
 
 	snprintf(what, sizeof(what), "UID SEARCH %s", s->sel_name);
 	while (rc == 1) {
-		uint32_t total, hi;
+		uint32_t hi = 0;
 		struct mailimap_search_key *key;
 		clist *result = NULL;
 		clistiter *it;
 		int r;
 
-		if (imap_count(s, what, e) < 0)
-			return -1;
-		if (lo > (total = s->sel.exists))
-			break;
-		hi = total - lo < SEARCH_CHUNK ? total : lo + SEARCH_CHUNK - 1;
+		if ((r = next_range(s, what, lo, SEARCH_CHUNK, &hi, e)) <= 0)
+			return r < 0 ? -1 : 1;
 		key = mailimap_search_key_new_set(
 		    mailimap_set_new_interval(lo, hi));
-
 		r = mailimap_uid_search(s->imap, NULL, key, &result);
 		mailimap_search_key_free(key);
 		if (r != MAILIMAP_NO_ERROR)
 			return imap_fail(s, r, what, e);
-		if (!imap_tagged_ok(s))
-			rc = err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
-			    imap_server_text(s));
-		else if (expunges_seen(s))
-			rc = 0;
+		rc = range_verdict(s, what, e);
 		for (it = clist_begin(result); rc == 1 && it != NULL;
 		    it = clist_next(it)) {
 			uint32_t *u = clist_content(it);
