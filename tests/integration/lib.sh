@@ -94,6 +94,37 @@ fake_start() {
 	FAKE_REC=$fd/record
 }
 
+# fake_yaml FILE TLS TIMEOUT MAILDIR STATEDIR [ACCOUNT-LINE...]: a config
+# for the fake server: account "f" (user alice, password $PW, host
+# 127.0.0.1 unless an account line sets host:) and channel "f"; STATEDIR
+# "-" for the default.  Moved into place whole, mode 0600.
+fake_yaml() {
+	local cfg=$1 tls=$2 timeout=$3 maildir=$4 state=$5 l
+	shift 5
+	{
+		echo "accounts:"
+		echo "  f:"
+		case "$*" in *host:*) ;; *) echo "    host: 127.0.0.1" ;; esac
+		cat <<YAML
+    port: $FAKE_PORT
+    tls: $tls
+    user: alice
+    password: $PW
+    timeout: $timeout
+YAML
+		for l in "$@"; do echo "    $l"; done
+		cat <<YAML
+channels:
+  f:
+    account: f
+    maildir: $maildir
+YAML
+		if [ "$state" != - ]; then echo "    state-dir: $state"; fi
+	} >"$cfg.tmp"
+	chmod 600 "$cfg.tmp"
+	mv "$cfg.tmp" "$cfg"
+}
+
 # ---- TCP fault proxy in front of a real server (tests/faultproxy.py) ---
 proxy_n=0
 proxy_pids=""
@@ -175,6 +206,48 @@ make_cert() {
 # dovecot_start [extra config lines]: start Dovecot on 127.0.0.1 with
 # IMAP on $IMAP_PORT and IMAPS on $IMAPS_PORT, user $IMAP_USER, password
 # $IMAP_PASS, certificate $T/cert.pem.  Extra config is appended as is.
+# ca_init: a scratch OpenSSL CA in $T/ca, for ca_sign.
+ca_init() {
+	mkdir -p "$T/ca/db"
+	: >"$T/ca/db/index"
+	echo 01 >"$T/ca/db/serial"
+	cat >"$T/ca/ca.cnf" <<'CNF'
+[ ca ]
+default_ca = d
+[ d ]
+dir = .
+database = db/index
+serial = db/serial
+new_certs_dir = db
+default_md = sha256
+policy = p
+copy_extensions = copy
+unique_subject = no
+[ p ]
+commonName = supplied
+CNF
+}
+
+# ca_sign NAME START END [CA]: NAME.pem/NAME.key for localhost and
+# 127.0.0.1, valid START..END, signed by CA (self-signed without one).
+ca_sign() {
+	(
+		cd "$T/ca" &&
+			openssl req -new -newkey rsa:2048 -nodes -subj /CN=localhost \
+				-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+				-keyout "../$1.key" -out "$1.csr" &&
+			if [ -n "${4:-}" ]; then
+				openssl ca -batch -config ca.cnf -cert "../$4.pem" \
+					-keyfile "../$4.key" -in "$1.csr" -out "../$1.pem" \
+					-startdate "$2" -enddate "$3"
+			else
+				openssl ca -batch -config ca.cnf -selfsign \
+					-keyfile "../$1.key" -in "$1.csr" -out "../$1.pem" \
+					-startdate "$2" -enddate "$3"
+			fi
+	) >/dev/null 2>&1 || bail "cannot make certificate $1"
+}
+
 dovecot_start() {
 	need_dovecot
 	D=$T/dovecot

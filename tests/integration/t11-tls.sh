@@ -11,29 +11,9 @@ PW='pw-Xyzzy-4711'
 # fake_config FILE TLS [account lines...]: an account "f" for the fake
 # server (host 127.0.0.1 unless a line says otherwise).
 fake_config() {
-	cfg=$1
-	tls=$2
+	local cfg=$1 tls=$2
 	shift 2
-	{
-		echo "accounts:"
-		echo "  f:"
-		case "$*" in *host:*) ;; *) echo "    host: 127.0.0.1" ;; esac
-		cat <<YAML
-    port: $FAKE_PORT
-    tls: $tls
-    user: alice
-    password: $PW
-    timeout: 5
-YAML
-		for l in "$@"; do echo "    $l"; done
-		cat <<YAML
-channels:
-  f:
-    account: f
-    maildir: $T/mail
-YAML
-	} >"$cfg"
-	chmod 600 "$cfg"
+	fake_yaml "$cfg" "$tls" 5 "$T/mail" - "$@"
 }
 
 # run_tool ARGS...: imap-tool under timeout 30 (the fake server's record
@@ -73,33 +53,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=other.example \
 	-keyout "$T/other.key" -out "$T/other.pem" >/dev/null 2>&1 ||
 	bail "openssl req failed"
 # An expired certificate: OpenSSL 3.0's req cannot back-date, ca can.
-mkdir -p "$T/ca/db"
-: >"$T/ca/db/index"
-echo 01 >"$T/ca/db/serial"
-cat >"$T/ca/ca.cnf" <<'CNF'
-[ ca ]
-default_ca = d
-[ d ]
-dir = .
-database = db/index
-serial = db/serial
-new_certs_dir = db
-default_md = sha256
-policy = p
-copy_extensions = copy
-unique_subject = no
-[ p ]
-commonName = supplied
-CNF
-(
-	cd "$T/ca" &&
-		openssl req -new -newkey rsa:2048 -nodes -subj /CN=localhost \
-			-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-			-keyout ../expired.key -out e.csr &&
-		openssl ca -batch -config ca.cnf -selfsign -keyfile ../expired.key \
-			-in e.csr -out ../expired.pem -startdate 20200101000000Z \
-			-enddate 20200201000000Z
-) >/dev/null 2>&1 || bail "cannot make an expired certificate"
+ca_init
+ca_sign expired 20200101000000Z 20200201000000Z
 
 # ---- STARTTLS is strict --------------------------------------------------
 fake_start '{"caps": "IMAP4rev1 AUTH=PLAIN LOGIN"}' --cert "$T/good.pem" --key "$T/good.key"

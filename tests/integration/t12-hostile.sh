@@ -10,28 +10,9 @@ PW='pw-Xyzzy-4711'
 
 # fake_config FILE [account lines...]: an account "f" for the fake server.
 fake_config() {
-	cfg=$1
+	local cfg=$1
 	shift
-	{
-		cat <<YAML
-accounts:
-  f:
-    host: 127.0.0.1
-    port: $FAKE_PORT
-    tls: none
-    user: alice
-    password: $PW
-    timeout: 3
-YAML
-		for l in "$@"; do echo "    $l"; done
-		cat <<YAML
-channels:
-  f:
-    account: f
-    maildir: $T/mail
-YAML
-	} >"$cfg"
-	chmod 600 "$cfg"
+	fake_yaml "$cfg" none 3 "$T/mail" - "$@"
 }
 
 # run_tool ARGS...: imap-tool under timeout 30; sets RC, OUT, ERR, SECS.

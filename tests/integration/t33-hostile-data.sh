@@ -11,28 +11,14 @@
 . "$TESTS_SRCDIR/integration/lib.sh"
 
 FAKE_LIFETIME=60
+PW=pw-hostile
 
 # fake_config NAME: config $CFG for the fake server, Maildir $M, state $S.
 fake_config() {
 	M=$T/m-$1
 	S=$T/s-$1
 	CFG=$T/c-$1.yaml
-	cat >"$CFG" <<YAML
-accounts:
-  f:
-    host: 127.0.0.1
-    port: $FAKE_PORT
-    tls: none
-    user: alice
-    password: pw-hostile
-    timeout: 3
-channels:
-  f:
-    account: f
-    maildir: $M
-    state-dir: $S
-YAML
-	chmod 600 "$CFG"
+	fake_yaml "$CFG" none 3 "$M" "$S"
 }
 
 # run: mailsync -a on $CFG under timeout, in an empty directory; sets RC,

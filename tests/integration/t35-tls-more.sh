@@ -11,35 +11,13 @@ FAKE_LIFETIME=60
 # fake_config NAME TLS [account lines...]: config $CFG for the fake
 # server, Maildir $M, state $S.
 fake_config() {
+	local tls=$2
 	M=$T/m-$1
 	S=$T/s-$1
 	CFG=$T/c-$1.yaml
-	tls=$2
 	shift 2
-	{
-		cat <<YAML
-accounts:
-  f:
-    host: 127.0.0.1
-    port: $FAKE_PORT
-    tls: $tls
-    user: alice
-    password: $PW
-    timeout: 3
-YAML
-		for l in "$@"; do echo "    $l"; done
-		cat <<YAML
-channels:
-  f:
-    account: f
-    maildir: $M
-    state-dir: $S
-YAML
-	} >"$cfg_tmp"
-	mv "$cfg_tmp" "$CFG"
-	chmod 600 "$CFG"
+	fake_yaml "$CFG" "$tls" 3 "$M" "$S" "$@"
 }
-cfg_tmp=$T/cfg.tmp
 
 # run: mailsync -a on $CFG under timeout 30; sets RC, ERR, SECS.
 run() {
@@ -75,43 +53,7 @@ refused() {
 
 # ---- certificates ----------------------------------------------------------
 make_cert "$T" good
-mkdir -p "$T/ca/db"
-: >"$T/ca/db/index"
-echo 01 >"$T/ca/db/serial"
-cat >"$T/ca/ca.cnf" <<'CNF'
-[ ca ]
-default_ca = d
-[ d ]
-dir = .
-database = db/index
-serial = db/serial
-new_certs_dir = db
-default_md = sha256
-policy = p
-copy_extensions = copy
-unique_subject = no
-[ p ]
-commonName = supplied
-CNF
-# ca_sign NAME START END [CA]: NAME.pem/NAME.key for localhost and
-# 127.0.0.1, valid START..END, signed by CA (self-signed without one).
-ca_sign() {
-	(
-		cd "$T/ca" &&
-			openssl req -new -newkey rsa:2048 -nodes -subj /CN=localhost \
-				-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-				-keyout "../$1.key" -out "$1.csr" &&
-			if [ -n "${4:-}" ]; then
-				openssl ca -batch -config ca.cnf -cert "../$4.pem" \
-					-keyfile "../$4.key" -in "$1.csr" -out "../$1.pem" \
-					-startdate "$2" -enddate "$3"
-			else
-				openssl ca -batch -config ca.cnf -selfsign \
-					-keyfile "../$1.key" -in "$1.csr" -out "../$1.pem" \
-					-startdate "$2" -enddate "$3"
-			fi
-	) >/dev/null 2>&1 || bail "cannot make certificate $1"
-}
+ca_init
 openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Rogue CA" \
 	-addext "basicConstraints=critical,CA:true" \
 	-addext "keyUsage=critical,keyCertSign,cRLSign" \

@@ -183,21 +183,8 @@ qr_enable='"ENABLE": ["* ENABLED QRESYNC", "{tag} OK enabled"]'
 fake_run() {
 	fake_start "{$qr_caps, \"commands\": {$qr_enable, $1}}"
 	shift
-	cat >"$T/f.yaml" <<YAML
-accounts:
-  f:
-    host: 127.0.0.1
-    port: $FAKE_PORT
-    tls: none
-    user: alice
-    password: pw-fake
-    timeout: 3
-channels:
-  f:
-    account: f
-    maildir: $T/fmail
-YAML
-	chmod 600 "$T/f.yaml"
+	PW=pw-fake
+	fake_yaml "$T/f.yaml" none 3 "$T/fmail" -
 	OUT=$(timeout 30 "$TOOL" "$T/f.yaml" f "$@" 2>"$T/err")
 	RC=$?
 	ERR=$(cat "$T/err")
