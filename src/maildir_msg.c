@@ -323,6 +323,7 @@ maildir_list(struct store *st, struct msg_list *out, struct err *e)
 	}
 	if (n > 0)
 		qsort(v, n, sizeof(*v), entry_cmp);
+	xfit(&out->v, &out->cap, out->n + n, sizeof(*out->v));
 	for (size_t i = 0; i < n; i++) {
 		if (prev != NULL && strcmp(v[i].name, prev) == 0) {
 			q = maildir_quote(v[i].fname);

@@ -759,6 +759,7 @@ build_indexes(struct ctx *c, struct err *e)
 	const struct plan_input *in = c->in;
 	size_t cap = 0;
 
+	xfit(&c->by_uid.v, &cap, in->nmsgs[SIDE_REMOTE], sizeof(struct key));
 	for (size_t i = 0; i < in->nmsgs[SIDE_REMOTE]; i++) {
 		const struct msg *m = msg_at(c, SIDE_REMOTE, i);
 
@@ -774,6 +775,7 @@ build_indexes(struct ctx *c, struct err *e)
 			    "remote listing has UID %u twice",
 			    (unsigned)c->by_uid.v[k].n);
 	cap = 0;
+	xfit(&c->r_by_key.v, &cap, in->nmsgs[SIDE_REMOTE], sizeof(struct key));
 	for (size_t i = 0; i < in->nmsgs[SIDE_REMOTE]; i++) {
 		const struct msg *m = msg_at(c, SIDE_REMOTE, i);
 
@@ -781,6 +783,7 @@ build_indexes(struct ctx *c, struct err *e)
 	}
 	index_sort(&c->r_by_key);
 	cap = 0;
+	xfit(&c->by_name.v, &cap, in->nmsgs[SIDE_LOCAL], sizeof(struct key));
 	for (size_t i = 0; i < in->nmsgs[SIDE_LOCAL]; i++) {
 		const struct msg *m = msg_at(c, SIDE_LOCAL, i);
 

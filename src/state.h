@@ -105,6 +105,11 @@ int state_has_pairs(struct state *s, const char *folder, bool *out,
     struct err *e);
 int state_pairs_load(struct state *s, const char *folder,
     struct state_pairs *out, struct err *e);
+/* The UIDs of a folder's pairs that have one, in no particular order,
+ * into *out (never NULL on success; the caller frees it): a pass that
+ * needs no more than those holds 4 bytes a pair, not the pairs. */
+int state_pair_uids(struct state *s, const char *folder, uint32_t **out,
+    size_t *n, struct err *e);
 /* All unfinished copies of a folder (appended to out). */
 int state_intents_load(struct state *s, const char *folder,
     struct state_intents *out, struct err *e);

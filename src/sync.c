@@ -296,18 +296,16 @@ remote_unpaired(struct chan *c, const struct folder_work *fw,
     const struct plan *plan)
 {
 	const struct msg_list *ml = &fw->ml[SIDE_REMOTE];
-	struct state_pairs p = { 0 };
-	struct pair_lookup pl;
 	struct msg_lookup listed;
 	struct err e = { 0 };
-	uint32_t *gone;
-	size_t ngone = 0, n = 0;
+	uint32_t *gone, *paired;
+	size_t ngone = 0, npaired, n = 0;
 
 	if (!fw->exists[SIDE_REMOTE] ||
-	    state_pairs_load(c->state, fw->name, &p, &e) < 0) {
-		state_pairs_free(&p);
+	    state_pair_uids(c->state, fw->name, &paired, &npaired, &e) < 0)
 		return UINT32_MAX;
-	}
+	if (npaired > 1)
+		qsort(paired, npaired, sizeof(*paired), cmp_uid);
 	gone = xcalloc(plan->n + 1, sizeof(*gone));
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].kind == PLAN_DELETE &&
@@ -316,22 +314,21 @@ remote_unpaired(struct chan *c, const struct folder_work *fw,
 			gone[ngone++] =
 			    ml->v[plan->v[i].idx[SIDE_REMOTE]].uid;
 	qsort(gone, ngone, sizeof(*gone), cmp_uid);
-	pair_lookup_build(&pl, &p, false);
 	msg_lookup_build(&listed, ml, true);
 	for (size_t i = 0; i < ml->n; i++)
-		if (!pair_lookup_uid(&pl, ml->v[i].uid) &&
+		if (bsearch(&ml->v[i].uid, paired, npaired, sizeof(*paired),
+		    cmp_uid) == NULL &&
 		    bsearch(&ml->v[i].uid, gone, ngone, sizeof(*gone),
 		    cmp_uid) == NULL)
 			n++;	/* on the server without a pair */
-	for (size_t i = 0; i < pl.nuids; i++)
-		if (pl.uids[i] < fw->rst.uidnext &&
-		    (msg_lookup_uid(&listed, pl.uids[i]) < 0 ||
-		    bsearch(&pl.uids[i], gone, ngone, sizeof(*gone),
+	for (size_t i = 0; i < npaired; i++)
+		if (paired[i] < fw->rst.uidnext &&
+		    (msg_lookup_uid(&listed, paired[i]) < 0 ||
+		    bsearch(&paired[i], gone, ngone, sizeof(*gone),
 		    cmp_uid) != NULL))
 			n++;	/* a pair the server lacks */
 	msg_lookup_free(&listed);
-	pair_lookup_free(&pl);
-	state_pairs_free(&p);
+	free(paired);
 	free(gone);
 	return n >= UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
@@ -399,6 +396,8 @@ list_changes(struct chan *c, struct folder_work *fw, struct err *e)
 	if (r->ops->list_changed(r, fw->sf.highestmodseq, &ch, e) < 0)
 		return -1;
 	nchanged = ch.msgs.n;
+	xfit(&ml->v, &ml->cap, ml->n + fw->pairs.n + ch.msgs.n,
+	    sizeof(*ml->v));
 	msg_lookup_build(&cl, &ch.msgs, true);
 	for (size_t i = 0; i < fw->pairs.n; i++) {
 		const struct state_pair *p = &fw->pairs.v[i];

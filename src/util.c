@@ -97,6 +97,21 @@ xgrow(void *array_ptr, size_t *cap, size_t need, size_t size)
 }
 
 void
+xfit(void *array_ptr, size_t *cap, size_t n, size_t size)
+{
+	void **array = array_ptr;
+
+	if (n == 0)
+		n = 1;
+	if (n > SIZE_MAX / size)
+		oom();
+	if (n == *cap)
+		return;
+	*array = xrealloc(*array, n * size);
+	*cap = n;
+}
+
+void
 buf_add(struct buf *b, const void *p, size_t n)
 {
 	xgrow(&b->data, &b->cap, b->len + n + 1, 1);

@@ -18,6 +18,10 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Grow *array (of *cap elements of size) so that it holds at least need. */
 void xgrow(void *array_ptr, size_t *cap, size_t need, size_t size);
+/* Set the capacity of *array_ptr to exactly n elements (at least 1): room
+ * reserved for a known count, or the slack of xgrow's doubling given back,
+ * which for a 100,000-message listing is megabytes. */
+void xfit(void *array_ptr, size_t *cap, size_t n, size_t size);
 
 /* A growable byte buffer; data is always NUL-terminated (not counted). */
 struct buf {

@@ -269,6 +269,19 @@ test_pairs(void)
 	free(p[3].flags.kw);
 	p[3].flags.kw = NULL;
 
+	{
+		uint32_t *u = NULL;
+		size_t nu = 0;
+
+		/* A: UIDs 1, (none), 9, 10 */
+		ok(state_pair_uids(s, "A", &u, &nu, &e) == 0 && nu == 3 &&
+		    u[0] + u[1] + u[2] == 20 && u[0] * u[1] * u[2] == 90,
+		    "the UIDs of A's pairs, those without one left out");
+		free(u);
+		ok(state_pair_uids(s, "nowhere", &u, &nu, &e) == 0 && nu == 0,
+		    "no UIDs for a folder without pairs");
+		free(u);
+	}
 	ok(state_pairs_load(s, "A", &l, &e) == 0, "load A");
 	is_int((long long)l.n, 4, "A has four pairs, not those of A/B or AB");
 	if (l.n == 4) {
