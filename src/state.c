@@ -1167,30 +1167,12 @@ found_one(struct state *s, const char *rest, size_t restlen, const void *val,
 	return -1;
 }
 
-int
-state_has_pairs(struct state *s, const char *folder, bool *out,
-    struct err *e)
+/* scan over a folder's records of one type ('P', 'I'); none before the
+ * database exists. */
+static int
+scan_folder(struct state *s, char type, const char *folder, scan_fn fn,
+    void *arg, struct err *e)
 {
-	struct buf k = { 0 };
-	int rc = 0;
-
-	*out = false;
-	if (folder_ok(folder, e) < 0 || usable(s, e) < 0)
-		return -1;
-	if (s->db == NULL)
-		return 0;
-	key_prefix(&k, 'P', folder);
-	if (scan(s, &k, found_one, out, e) < 0 && !*out)
-		rc = -1;
-	buf_free(&k);
-	return rc;
-}
-
-int
-state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
-    struct err *e)
-{
-	struct load_arg a = { folder, out };
 	struct buf k = { 0 };
 	int rc;
 
@@ -1198,9 +1180,30 @@ state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
 		return -1;
 	if (s->db == NULL)
 		return 0;
-	key_prefix(&k, 'P', folder);
-	rc = scan(s, &k, load_pair, &a, e);
+	key_prefix(&k, type, folder);
+	rc = scan(s, &k, fn, arg, e);
 	buf_free(&k);
+	return rc;
+}
+
+int
+state_has_pairs(struct state *s, const char *folder, bool *out,
+    struct err *e)
+{
+	*out = false;
+	/* found_one stops the scan at the first pair: not a failure */
+	if (scan_folder(s, 'P', folder, found_one, out, e) < 0 && !*out)
+		return -1;
+	return 0;
+}
+
+int
+state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
+    struct err *e)
+{
+	struct load_arg a = { folder, out };
+	int rc = scan_folder(s, 'P', folder, load_pair, &a, e);
+
 	if (out->v != NULL)
 		xfit(&out->v, &out->cap, out->n, sizeof(*out->v));
 	return rc;
@@ -1237,26 +1240,17 @@ state_pair_uids(struct state *s, const char *folder, uint32_t **out,
     size_t *n, struct err *e)
 {
 	struct uid_arg a = { folder, out, n, 1 };
-	struct buf k = { 0 };
-	int rc;
 
-	*out = NULL;
-	*n = 0;
-	if (folder_ok(folder, e) < 0 || usable(s, e) < 0)
-		return -1;
 	/* never NULL, so that an empty one can be searched */
 	*out = xcalloc(1, sizeof(**out));
-	if (s->db == NULL)
-		return 0;
-	key_prefix(&k, 'P', folder);
-	rc = scan(s, &k, load_uid, &a, e);
-	buf_free(&k);
-	if (rc < 0) {
+	*n = 0;
+	if (scan_folder(s, 'P', folder, load_uid, &a, e) < 0) {
 		free(*out);
 		*out = NULL;
 		*n = 0;
+		return -1;
 	}
-	return rc;
+	return 0;
 }
 
 int
@@ -1264,17 +1258,8 @@ state_intents_load(struct state *s, const char *folder,
     struct state_intents *out, struct err *e)
 {
 	struct load_arg a = { folder, out };
-	struct buf k = { 0 };
-	int rc;
 
-	if (folder_ok(folder, e) < 0 || usable(s, e) < 0)
-		return -1;
-	if (s->db == NULL)
-		return 0;
-	key_prefix(&k, 'I', folder);
-	rc = scan(s, &k, load_intent, &a, e);
-	buf_free(&k);
-	return rc;
+	return scan_folder(s, 'I', folder, load_intent, &a, e);
 }
 
 /* Writing. */
