@@ -422,6 +422,15 @@ do_state(struct run *r, struct err *e)
 		if ((a->kind != PLAN_STATE && a->kind != PLAN_DROP_INTENT) ||
 		    r->failed[a->group])
 			continue;
+		if (r->ctx->later != NULL && a->kind == PLAN_STATE &&
+		    !a->forget) {
+			struct state_pairs *l = r->ctx->later;
+
+			xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+			state_record(r, a, &l->v[l->n++]);
+			log_action(r, a);
+			continue;
+		}
 		if (!any && state_begin(st, e) < 0)
 			return -1;
 		any = true;

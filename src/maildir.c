@@ -94,6 +94,7 @@ static const struct store_ops maildir_ops = {
 	.delete_folder = maildir_delete_folder,
 	.select = maildir_select,
 	.list = maildir_list,
+	.find = maildir_find,
 	.details = maildir_details,
 	.fetch = maildir_fetch,
 	.append = maildir_append,

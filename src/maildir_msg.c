@@ -346,6 +346,53 @@ maildir_list(struct store *st, struct msg_list *out, struct err *e)
 	return 0;
 }
 
+/*
+ * One stat instead of a listing.  Anything unexpected (not there, not a
+ * regular file, a name that is not a plain file name, an error) is "not
+ * found": the caller then lists the folder, which reports what is wrong.
+ */
+int
+maildir_find(struct store *st, const char *name, const struct flags *fl,
+    struct msg *out, bool *found, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	char letters[LETTERS_MAX], *fname;
+	struct flags stored;
+	struct stat sb;
+	int sub;
+
+	*found = false;
+	memset(out, 0, sizeof(*out));
+	if (maildir_need_sel(s, e) < 0)
+		return -1;
+	if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL ||
+	    strstr(name, ":2,") != NULL)
+		return 0;
+	maildir_letters_for(s, fl, letters, &stored);
+	flags_free(&stored);
+	/* as maildir_list would have it: cur/ first, and a message without
+	 * flags may still be in new/ (where append leaves it) */
+	fname = xasprintf("%s:2,%s", name, letters);
+	sub = SUB_CUR;
+	if (fstatat(s->sub_fd[sub], fname, &sb, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    letters[0] == '\0') {
+		free(fname);
+		fname = xstrdup(name);
+		sub = SUB_NEW;
+	}
+	if (fstatat(s->sub_fd[sub], fname, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(sb.st_mode)) {
+		free(fname);
+		return 0;
+	}
+	out->name = xstrdup(name);
+	out->file = xasprintf("%s/%s", sub_name[sub], fname);
+	maildir_flags_of(s, fname, sub, &out->flags);
+	free(fname);
+	*found = true;
+	return 0;
+}
+
 int
 maildir_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 {

@@ -147,6 +147,8 @@ int maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
 int maildir_write_all(int fd, const char *p, size_t n);
 int maildir_append(struct store *st, const char *data, size_t len,
     const struct flags *fl, int64_t date, struct msg *out, struct err *e);
+int maildir_find(struct store *st, const char *name, const struct flags *fl,
+    struct msg *out, bool *found, struct err *e);
 int maildir_set_flags(struct store *st, struct flag_change *v, size_t n,
     struct err *e);
 int maildir_remove(struct store *st, struct msg **msgs, size_t n,

@@ -20,6 +20,8 @@ struct folder_work {
 	bool reload;		/* changed by moves: load the pairs again */
 	bool relist[2];		/* and list this side again */
 	bool uidvalidity_changed;
+	bool partial;		/* only the messages that changed are listed
+				 * (delta_load) */
 	const char *detection;	/* how the server side was listed */
 	struct folder_status rst;
 	struct folder_stamp stamp;	/* the Maildir side before listing */

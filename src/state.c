@@ -1253,6 +1253,48 @@ state_pair_uids(struct state *s, const char *folder, uint32_t **out,
 	return 0;
 }
 
+struct some_arg {
+	struct load_arg load;
+	const uint32_t *uids;
+	size_t n;
+};
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* scan_fn for state_pairs_with_uids: only the UID is read of the others. */
+static int
+load_some(struct state *s, const char *rest, size_t restlen, const void *val,
+    size_t vallen, void *arg, struct err *e)
+{
+	struct some_arg *a = arg;
+	struct rd r = { val, vallen, NULL };
+	uint64_t id;
+	uint32_t uid;
+
+	if (!rd_header(&r, 'p') || !rd_u64(&r, &id) || !rd_u32(&r, &uid))
+		return corrupt(s, a->load.folder, "pair",
+		    key_id(rest, restlen), r.why, e);
+	if (uid == 0 || bsearch(&uid, a->uids, a->n, sizeof(*a->uids),
+	    cmp_u32) == NULL)
+		return 0;
+	return load_pair(s, rest, restlen, val, vallen, &a->load, e);
+}
+
+int
+state_pairs_with_uids(struct state *s, const char *folder,
+    const uint32_t *uids, size_t n, struct state_pairs *out, struct err *e)
+{
+	struct some_arg a = { { folder, out }, uids, n };
+
+	return n == 0 ? 0 : scan_folder(s, 'P', folder, load_some, &a, e);
+}
+
 int
 state_intents_load(struct state *s, const char *folder,
     struct state_intents *out, struct err *e)

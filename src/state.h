@@ -110,6 +110,10 @@ int state_pairs_load(struct state *s, const char *folder,
  * needs no more than those holds 4 bytes a pair, not the pairs. */
 int state_pair_uids(struct state *s, const char *folder, uint32_t **out,
     size_t *n, struct err *e);
+/* The pairs of a folder whose UID is among uids[0..n) (sorted), appended
+ * to out: a scan that decodes only the UID of the others. */
+int state_pairs_with_uids(struct state *s, const char *folder,
+    const uint32_t *uids, size_t n, struct state_pairs *out, struct err *e);
 /* All unfinished copies of a folder (appended to out). */
 int state_intents_load(struct state *s, const char *folder,
     struct state_intents *out, struct err *e);

@@ -160,6 +160,13 @@ struct store_ops {
 	/* Every message of the selected folder: ids, flags, date, and for the
 	 * remote side the size.  out is appended to; the caller frees it. */
 	int (*list)(struct store *s, struct msg_list *out, struct err *e);
+	/* One message of the selected folder by its unique name, looked for
+	 * only where a file with flags fl would be (Maildir:
+	 * cur/NAME:2,LETTERS, or new/NAME without flags); *out as list gives
+	 * it, or *found false when it is not there.  For a folder known
+	 * unchanged since it was last listed.  NULL: not possible (IMAP). */
+	int (*find)(struct store *s, const char *name, const struct flags *fl,
+	    struct msg *out, bool *found, struct err *e);
 	/* Fill size, msgid and has_details for msgs[0..n) (batched). */
 	int (*details)(struct store *s, struct msg **msgs, size_t n,
 	    struct err *e);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "apply.h"
+#include "delta.h"
 #include "log.h"
 #include "lookup.h"
 #include "moves.h"
@@ -33,6 +34,7 @@ struct chan {
 	struct later_record {
 		const char *folder;
 		struct state_folder rec;
+		struct state_pairs pairs;	/* to write before rec */
 		bool written;		/* in the state already */
 		bool check_local;	/* stamp the disk side if only we
 					 * changed it (tracked_stamp) */
@@ -185,6 +187,27 @@ plan_options(const struct chan *c, struct plan_opts *po)
 	po->force = c->opts->force;
 }
 
+/* What the status and the stamp tell of a folder before it is loaded. */
+enum folder_news {
+	FOLDER_CHANGED,		/* list it */
+	FOLDER_UNCHANGED,	/* skip it */
+	FOLDER_SERVER_FLAGS,	/* only flags changed, on the server */
+};
+
+/*
+ * Whether flags changed on the server may be taken from the changes alone
+ * (delta_load): when they are to reach the disk, and the run is not one
+ * that leaves the server's changes for later.
+ */
+static bool
+delta_usable(const struct chan *c)
+{
+	int dir = effective_direction(c);
+
+	return !c->opts->push_only && (c->ch->propagate & CFG_PROP_FLAGS) &&
+	    (dir == CFG_DIR_BOTH || dir == CFG_DIR_PULL);
+}
+
 /*
  * A folder neither side touched since the last run is not even selected
  * (tiered change detection): the server's STATUS (UIDVALIDITY, UIDNEXT,
@@ -192,9 +215,11 @@ plan_options(const struct chan *c, struct plan_opts *po)
  * flag change) and the Maildir stamp equal what the last clean run
  * recorded, and no copy is left unfinished.  Without CONDSTORE a flag
  * change would be invisible, so such servers always get the full listing.
+ * Where only HIGHESTMODSEQ moved, nothing arrived or left on the server
+ * and only flags changed there (FOLDER_SERVER_FLAGS).
  */
-static bool
-unchanged(struct chan *c, struct folder_work *fw)
+static enum folder_news
+folder_news(struct chan *c, struct folder_work *fw)
 {
 	struct store *r = c->store[SIDE_REMOTE], *l = c->store[SIDE_LOCAL];
 	struct state_intents its = { 0 };
@@ -209,24 +234,27 @@ unchanged(struct chan *c, struct folder_work *fw)
 	    state_folder_get(c->state, fw->name, &sf, &known, &e) < 0 ||
 	    !known || sf.highestmodseq == 0 || sf.uidnext == 0 ||
 	    (sf.local_mtime[0] == 0 && sf.local_mtime[1] == 0))
-		return false;
+		return FOLDER_CHANGED;
 	if (state_intents_load(c->state, fw->name, &its, &e) < 0 || its.n > 0) {
 		state_intents_free(&its);
-		return false;
+		return FOLDER_CHANGED;
 	}
 	if (l->ops->stamp(l, fw->name, &sp, &e) < 0 ||
 	    sp.mtime[0] != sf.local_mtime[0] ||
 	    sp.mtime[1] != sf.local_mtime[1] || sp.change != sf.local_change)
-		return false;
+		return FOLDER_CHANGED;
 	/* the server last: its answer is the freshest */
 	if (r->ops->status(r, fw->name, &st, &e) < 0)
-		return false;
+		return FOLDER_CHANGED;
 	same = st.uidvalidity == sf.uidvalidity && st.uidnext == sf.uidnext &&
-	    st.exists == sf.exists && st.highestmodseq == sf.highestmodseq;
-	if (same)
+	    st.exists == sf.exists;
+	if (same && st.highestmodseq == sf.highestmodseq) {
 		log_msg(LOG_VERBOSE, "%s %s: unchanged on both sides (skipped)",
 		    c->ch->name, fw->name);
-	return same;
+		return FOLDER_UNCHANGED;
+	}
+	return same && st.highestmodseq > sf.highestmodseq && delta_usable(c) ?
+	    FOLDER_SERVER_FLAGS : FOLDER_CHANGED;
 }
 
 /*
@@ -627,16 +655,20 @@ same_record(const struct state_folder *a, const struct state_folder *b)
  */
 static void
 defer_record(struct chan *c, const struct folder_work *fw,
-    const struct state_folder *nf, bool written, bool check_local)
+    const struct state_folder *nf, bool written, bool check_local,
+    struct state_pairs *pairs)
 {
 	struct later_record *lr;
 
-	if (!written && !check_local && same_record(nf, &fw->sf))
+	if (!written && !check_local && same_record(nf, &fw->sf) &&
+	    pairs->n == 0)
 		return;
 	xgrow(&c->later, &c->caplater, c->nlater + 1, sizeof(*c->later));
 	lr = &c->later[c->nlater++];
 	lr->folder = fw->name;
 	lr->rec = *nf;
+	lr->pairs = *pairs;
+	memset(pairs, 0, sizeof(*pairs));
 	lr->written = written;
 	lr->check_local = check_local;
 }
@@ -679,18 +711,26 @@ flush_records(struct chan *c, struct err *e)
 	for (size_t i = 0; i < c->nlater; i++) {
 		if (c->later[i].check_local && !c->opts->dry_run)
 			stamp_if_own(c, &c->later[i]);
-		any = any || !c->later[i].written;
+		any = any || !c->later[i].written || c->later[i].pairs.n > 0;
 	}
 	if (any && (rc = state_begin(c->state, e)) == 0) {
-		for (size_t i = 0; i < c->nlater && rc == 0; i++)
-			if (!c->later[i].written)
-				rc = state_folder_put(c->state,
-				    c->later[i].folder, &c->later[i].rec, e);
+		for (size_t i = 0; i < c->nlater && rc == 0; i++) {
+			struct later_record *lr = &c->later[i];
+
+			for (size_t k = 0; k < lr->pairs.n && rc == 0; k++)
+				rc = state_pair_put(c->state, lr->folder,
+				    &lr->pairs.v[k], e);
+			if (rc == 0 && !lr->written)
+				rc = state_folder_put(c->state, lr->folder,
+				    &lr->rec, e);
+		}
 		if (rc == 0)
 			rc = state_commit(c->state, e);
 		else
 			state_abort(c->state);
 	}
+	for (size_t i = 0; i < c->nlater; i++)
+		state_pairs_free(&c->later[i].pairs);
 	free(c->later);
 	c->later = NULL;
 	c->nlater = c->caplater = 0;
@@ -758,11 +798,16 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 			.stats = c->stats,
 		};
 		struct sync_stats before = *c->stats;
+		struct state_pairs later = { 0 };
 		struct state_folder nf;
 		size_t changed[2];
 		bool check;
 		struct err ae = { 0 };
-		int arc = apply_plan(&ax, &in, &plan, &ae);
+		int arc;
+
+		if (fw->partial)
+			ax.later = &later;
+		arc = apply_plan(&ax, &in, &plan, &ae);
 
 		for (int s = 0; s < 2; s++)
 			changed[s] = c->stats->copied[s] - before.copied[s] +
@@ -772,7 +817,9 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 
 		folder_record(c, fw, changed, failed, &nf);
 		if (nf.uidnext != 0)
-			nf.remote_unpaired = remote_unpaired(c, fw, &plan);
+			nf.remote_unpaired = fw->partial ?
+			    fw->sf.remote_unpaired :
+			    remote_unpaired(c, fw, &plan);
 		check = may_check_local(c, fw, &nf, failed);
 
 		/* The folder record goes in even after a partial failure:
@@ -781,14 +828,16 @@ sync_folder(struct chan *c, struct folder_work *fw, struct err *e)
 		 * first time or anew; otherwise it joins the others at the
 		 * end (defer_record). */
 		if (fw->known && !fw->uidvalidity_changed) {
-			defer_record(c, fw, &nf, false, check);
+			defer_record(c, fw, &nf, false, check, &later);
 		} else if (state_begin(c->state, e) < 0 ||
 		    state_folder_put(c->state, folder, &nf, e) < 0 ||
 		    state_commit(c->state, e) < 0) {
+			state_pairs_free(&later);
 			goto out;
 		} else if (check) {
-			defer_record(c, fw, &nf, true, true);
+			defer_record(c, fw, &nf, true, true, &later);
 		}
+		state_pairs_free(&later);
 		if (arc < 0) {
 			/* per-message failures are already in stats */
 			c->worst = err_worst(c->worst, ae.code);
@@ -1055,6 +1104,7 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 	struct folder_work *work = NULL;
 	struct todo {
 		bool sync;
+		bool server_flags;	/* FOLDER_SERVER_FLAGS */
 		bool exists[2];
 	} *todo = NULL;
 	size_t nwork = 0;
@@ -1083,6 +1133,7 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 	todo = xcalloc(names.n + 1, sizeof(*todo));
 	for (size_t i = 0; i < names.n; i++) {
 		struct folder_work *fw = &work[0];
+		enum folder_news news;
 		bool sync_it;
 
 		if (!sync_folder_selected(ch, only, names.v[i]))
@@ -1092,25 +1143,36 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		if (!sync_it)
 			continue;
 		c.stats->folders++;
-		if (unchanged(&c, fw)) {
+		news = folder_news(&c, fw);
+		if (news == FOLDER_UNCHANGED) {
 			c.stats->skipped++;
 			report_folder(c.stats, fw->name, "unchanged");
 			continue;
 		}
 		todo[i].sync = true;
+		todo[i].server_flags = news == FOLDER_SERVER_FLAGS;
 		todo[i].exists[0] = fw->exists[0];
 		todo[i].exists[1] = fw->exists[1];
 		c.stats->folder_n++;
 	}
 	for (size_t i = 0; i < names.n; i++) {
 		struct folder_work *fw = &work[nwork];
+		int lrc = 1;
 
 		if (!todo[i].sync)
 			continue;
 		/* the slot of a folder synced at once is used again */
 		*fw = (struct folder_work){ .name = names.v[i],
 			.exists = { todo[i].exists[0], todo[i].exists[1] } };
-		if (load_folder(&c, fw, &err) < 0) {
+		if (todo[i].server_flags) {
+			lrc = delta_load(c.store, c.state, ch->name,
+			    opts->dry_run, fw, &err);
+			c.selected[SIDE_REMOTE] = c.selected[SIDE_LOCAL] =
+			    lrc == 0 ? fw->name : NULL;
+		}
+		if (lrc == 1)
+			lrc = load_folder(&c, fw, &err);
+		if (lrc < 0) {
 			chan_fail(&c, fw->name, &err);
 			folder_work_clear(fw);
 			if (err.code == ERR_TEMP)

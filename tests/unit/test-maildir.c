@@ -517,6 +517,38 @@ test_verbatim(void)
 	mp = find_msg(&ml, "dup");
 	ok(mp != NULL && strcmp(mp->file, "cur/dup:2,R") == 0,
 	    "duplicate unique name: cur/ kept");
+	{
+		struct flags fw = { FLAG_SEEN | FLAG_FLAGGED, (char *)"$Junk" };
+		struct msg fm;
+		bool found = false;
+
+		ok(s->ops->find(s, "1700000001.M2P3Q4.host", &fw, &fm,
+		    &found, &e) == 0 && !found,
+		    "find: not where other flags would put it");
+		fw.kw = (char *)"$Junk work";
+		ok(s->ops->find(s, "1700000001.M2P3Q4.host", &fw, &fm,
+		    &found, &e) == 0 && found &&
+		    strcmp(fm.file, "cur/1700000001.M2P3Q4.host:2,FSab") == 0 &&
+		    fm.flags.bits == fw.bits &&
+		    strcmp(fm.flags.kw, "$Junk work") == 0,
+		    "find: where its flags put it, as the listing has it");
+		msg_free(&fm);
+		fw.bits = FLAG_ANSWERED;
+		fw.kw = NULL;
+		ok(s->ops->find(s, "dup", &fw, &fm, &found, &e) == 0 &&
+		    found && strcmp(fm.file, "cur/dup:2,R") == 0,
+		    "find: cur/ as the listing");
+		msg_free(&fm);
+		fw.bits = 0;
+		ok(s->ops->find(s, "nosuch", &fw, &fm, &found, &e) == 0 &&
+		    !found, "find: a message that is not there");
+		ok(s->ops->find(s, m1.name, &fw, &fm, &found, &e) == 0 &&
+		    found && strcmp(fm.file, m1.file) == 0 &&
+		    fm.flags.bits == 0, "find: without flags, in new/");
+		msg_free(&fm);
+		ok(s->ops->find(s, "../INBOX/cur/dup", &fw, &fm, &found,
+		    &e) == 0 && !found, "find: a name with a slash is none");
+	}
 	ok(find_msg(&ml, "crashed") == NULL, "tmp/ leftovers not listed");
 
 	/* details */

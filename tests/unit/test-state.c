@@ -282,6 +282,17 @@ test_pairs(void)
 		    "no UIDs for a folder without pairs");
 		free(u);
 	}
+	{
+		static const uint32_t want[] = { 7, 9, 11 };
+
+		/* A has UIDs 1, 9, 10 (and a pair without one); A/B has 7 */
+		ok(state_pairs_with_uids(s, "A", want, 3, &l, &e) == 0 &&
+		    l.n == 1 && pair_eq(&l.v[0], &p[4]),
+		    "the pairs with some UIDs: only A's, only those");
+		state_pairs_free(&l);
+		ok(state_pairs_with_uids(s, "A", want, 0, &l, &e) == 0 &&
+		    l.n == 0, "no UIDs asked: none");
+	}
 	ok(state_pairs_load(s, "A", &l, &e) == 0, "load A");
 	is_int((long long)l.n, 4, "A has four pairs, not those of A/B or AB");
 	if (l.n == 4) {
