@@ -409,6 +409,21 @@ state_record(struct run *r, const struct plan_action *a, struct state_pair *rec)
 	rec->msgid = msgid ? xstrdup(msgid) : NULL;
 }
 
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Whether a new pair record differs from the old one in its flags only. */
+static bool
+same_but_flags(const struct state_pair *rec, const struct state_pair *old)
+{
+	return rec->id == old->id && rec->uid == old->uid &&
+	    rec->size == old->size && same_str(rec->name, old->name) &&
+	    same_str(rec->msgid, old->msgid);
+}
+
 static int
 do_state(struct run *r, struct err *e)
 {
@@ -419,34 +434,42 @@ do_state(struct run *r, struct err *e)
 		const struct plan_action *a = &r->p->v[i];
 		int rc = 0;
 
+		struct state_pair rec = { 0 };
+		bool flags_only = false;
+
 		if ((a->kind != PLAN_STATE && a->kind != PLAN_DROP_INTENT) ||
 		    r->failed[a->group])
 			continue;
-		if (r->ctx->later != NULL && a->kind == PLAN_STATE &&
-		    !a->forget) {
+		if (a->kind == PLAN_STATE && !a->forget) {
+			state_record(r, a, &rec);
+			flags_only = a->pair != PLAN_NONE &&
+			    same_but_flags(&rec, &r->in->pairs[a->pair]);
+		}
+		if (flags_only && r->ctx->later != NULL) {
 			struct state_pairs *l = r->ctx->later;
 
 			xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
-			state_record(r, a, &l->v[l->n++]);
+			l->v[l->n++] = rec;
 			log_action(r, a);
 			continue;
 		}
-		if (!any && state_begin(st, e) < 0)
+		if (!any && state_begin(st, e) < 0) {
+			state_pair_free(&rec);
 			return -1;
+		}
 		any = true;
-		if (a->kind == PLAN_DROP_INTENT) {
+		if (a->kind == PLAN_DROP_INTENT)
 			rc = state_intent_del(st, r->ctx->folder,
 			    r->in->intents[a->intent].id, e);
-		} else if (a->forget) {
+		else if (a->forget)
 			rc = state_pair_del(st, r->ctx->folder,
 			    r->in->pairs[a->pair].id, e);
-		} else {
-			struct state_pair rec;
-
-			state_record(r, a, &rec);
+		else if (flags_only)
+			rc = state_pair_flags(st, r->ctx->folder, rec.id,
+			    &rec.flags, e);
+		else
 			rc = state_pair_put(st, r->ctx->folder, &rec, e);
-			state_pair_free(&rec);
-		}
+		state_pair_free(&rec);
 		if (rc < 0) {
 			state_abort(st);
 			return -1;

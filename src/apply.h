@@ -17,10 +17,11 @@ struct apply_ctx {
 				 * UIDs our APPENDs get, for the journal */
 	struct msg_list *msgs[2];	/* the listings the plan indexes */
 	struct sync_stats *stats;
-	/* Where pair records go instead of the state when the caller
-	 * writes them later, in a transaction of its own; NULL: written
-	 * here.  Only for a plan of flag changes (delta_load): a record
-	 * lost then is found again, both sides agreeing on the flags. */
+	/* Where pair records that change only flags go instead of the
+	 * state when the caller writes them later (state_pair_flags), in a
+	 * transaction of its own; NULL: written here.  For a plan of flag
+	 * changes (delta_load): a record lost then is found again, both
+	 * sides agreeing on the flags. */
 	struct state_pairs *later;
 };
 

@@ -31,6 +31,7 @@
  *   "F" folder              folder record
  *   "P" folder NUL %016x    pair record
  *   "I" folder NUL %016x    intent record
+ *   "G" folder              flag log (see "The flag log" below)
  *
  * Records start with a type byte ('f', 'p', 'i') and a record version (1).
  * Integers are big-endian; a string is a byte 0 (NULL) or a byte 1, a
@@ -44,6 +45,8 @@
  *        str msgid
  *   i 1: u64 id, u8 kind, u32 uid, u64 size, u32 uidnext, u32 flag bits,
  *        str name, str keywords, str msgid
+ *   g 1: u32 count, then count times u64 pair id, u32 flag bits,
+ *        str keywords (ids ascending)
  */
 #define STATE_FORMAT "1"
 #define REC_VERSION 1
@@ -65,6 +68,8 @@ sched_yield(void)
 	return 0;
 }
 
+struct flag_log;
+
 struct state {
 	char *dir;
 	char *path;		/* dir/state.tcb */
@@ -76,6 +81,7 @@ struct state {
 	bool broken;		/* a commit failed: the cache is not trusted */
 	char broken_why[sizeof(((struct err *)0)->msg)];
 	size_t tran_bytes;	/* keys and values put in this transaction */
+	struct flag_log *log;	/* one folder's, as this transaction has it */
 	unsigned long commits;
 	unsigned long crash_after;	/* MAILSYNC_CRASH_AFTER, 0 if unset */
 };
@@ -656,6 +662,285 @@ claim_id(struct state *s, uint64_t *id, struct err *e)
 	return counter_set(s, *id + 1, e);
 }
 
+/*
+ * The flag log.  Tokyo Cabinet rewrites a changed leaf of the tree whole
+ * (up to 2048 pairs), with an fsync of its write-ahead log for each: 100
+ * flags changed across a 100,000-message folder rewrote about 50 leaves,
+ * with 201 fsyncs and 34 MB written.  So a change of a pair's flags alone
+ * goes into one record per folder instead, whose entries override the
+ * flags of their pairs wherever pairs are read.  Writing a pair whole or
+ * deleting it drops its entry; past FLAG_LOG_MAX entries the log is folded
+ * into the pairs, in the same transaction.
+ */
+#define FLAG_LOG_MAX 4096
+
+struct flag_entry {
+	uint64_t id;
+	struct flags flags;
+};
+
+struct flag_log {
+	char *folder;
+	struct flag_entry *v;	/* ids ascending */
+	size_t n, cap;
+	bool dirty;		/* differs from its record */
+};
+
+static void
+log_free(struct flag_log *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		flags_free(&l->v[i].flags);
+	free(l->v);
+	free(l->folder);
+	free(l);
+}
+
+static void
+log_encode(struct buf *b, const struct flag_log *l)
+{
+	put_u8(b, 'g');
+	put_u8(b, REC_VERSION);
+	put_u32(b, (uint32_t)l->n);
+	for (size_t i = 0; i < l->n; i++) {
+		put_u64(b, l->v[i].id);
+		put_u32(b, l->v[i].flags.bits);
+		put_str(b, kw_or_null(l->v[i].flags.kw));
+	}
+}
+
+static const char *
+log_decode(const void *buf, size_t len, struct flag_log *l)
+{
+	struct rd r = { buf, len, NULL };
+	uint32_t n;
+
+	if (!rd_header(&r, 'g') || !rd_u32(&r, &n))
+		return r.why;
+	for (uint32_t i = 0; i < n; i++) {
+		struct flag_entry fe = { 0 };
+
+		if (!rd_u64(&r, &fe.id) || !rd_bits(&r, &fe.flags) ||
+		    !rd_kw(&r, &fe.flags)) {
+			flags_free(&fe.flags);
+			return r.why;
+		}
+		if (fe.id == 0 || (l->n > 0 && fe.id <= l->v[l->n - 1].id)) {
+			flags_free(&fe.flags);
+			return "pair ids out of order";
+		}
+		xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+		l->v[l->n++] = fe;
+	}
+	return rd_end(&r) ? NULL : r.why;
+}
+
+/* Index of the first entry with an id >= id. */
+static size_t
+log_lower(const struct flag_log *l, uint64_t id)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct flags *
+log_find(const struct flag_log *l, uint64_t id)
+{
+	size_t i;
+
+	if (l == NULL)
+		return NULL;
+	i = log_lower(l, id);
+	return i < l->n && l->v[i].id == id ? &l->v[i].flags : NULL;
+}
+
+static void
+log_set(struct flag_log *l, uint64_t id, const struct flags *f)
+{
+	size_t i = log_lower(l, id);
+
+	if (i < l->n && l->v[i].id == id) {
+		flags_free(&l->v[i].flags);
+	} else {
+		xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+		memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(*l->v));
+		l->n++;
+		l->v[i].id = id;
+	}
+	l->v[i].flags.kw = NULL;
+	flags_copy(&l->v[i].flags, f);
+	l->dirty = true;
+}
+
+static void
+log_drop(struct flag_log *l, uint64_t id)
+{
+	size_t i = log_lower(l, id);
+
+	if (i >= l->n || l->v[i].id != id)
+		return;
+	flags_free(&l->v[i].flags);
+	memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(*l->v));
+	l->n--;
+	l->dirty = true;
+}
+
+/* A folder's flag log as stored (empty when it has none) into *out,
+ * which the caller frees in any case. */
+static int
+log_read(struct state *s, const char *folder, struct flag_log **out,
+    struct err *e)
+{
+	struct flag_log *l = xcalloc(1, sizeof(*l));
+	struct buf k = { 0 };
+	const char *why;
+	void *val;
+	int len;
+
+	l->folder = xstrdup(folder);
+	*out = l;
+	if (s->db == NULL)
+		return 0;
+	key_folder(&k, 'G', folder);
+	val = tcbdbget(s->db, k.data, (int)k.len, &len);
+	buf_free(&k);
+	if (val == NULL)
+		return tcbdbecode(s->db) == TCENOREC ? 0 :
+		    db_err(s, "tcbdbget", e);
+	why = log_decode(val, (size_t)len, l);
+	free(val);
+	return why == NULL ? 0 : corrupt(s, folder, "flag log", 0, why, e);
+}
+
+/* A pair record by id, decoded; *found false when there is none. */
+static int
+pair_get(struct state *s, const char *folder, uint64_t id,
+    struct state_pair *p, bool *found, struct err *e)
+{
+	struct buf k = { 0 };
+	const char *why;
+	void *val;
+	int len;
+
+	*found = false;
+	key_item(&k, 'P', folder, id);
+	val = tcbdbget(s->db, k.data, (int)k.len, &len);
+	buf_free(&k);
+	if (val == NULL)
+		return tcbdbecode(s->db) == TCENOREC ? 0 :
+		    db_err(s, "tcbdbget", e);
+	why = pair_decode(val, (size_t)len, p);
+	free(val);
+	if (why != NULL)
+		return corrupt(s, folder, "pair", id, why, e);
+	*found = true;
+	return 0;
+}
+
+/* Write each logged pair whole with its flags, and empty the log. */
+static int
+log_fold(struct state *s, struct flag_log *l, struct err *e)
+{
+	struct buf k = { 0 }, v = { 0 };
+	struct state_pair p;
+	bool found;
+	int rc = 0;
+
+	for (size_t i = 0; i < l->n && rc == 0; i++) {
+		rc = pair_get(s, l->folder, l->v[i].id, &p, &found, e);
+		if (rc < 0 || !found)
+			continue;	/* none: its deletion dropped it */
+		flags_free(&p.flags);
+		p.flags = l->v[i].flags;
+		memset(&l->v[i].flags, 0, sizeof(l->v[i].flags));
+		key_item(&k, 'P', l->folder, p.id);
+		buf_reset(&v);
+		pair_encode(&v, &p);
+		rc = db_put(s, &k, &v, e);
+		state_pair_free(&p);
+	}
+	buf_free(&k);
+	buf_free(&v);
+	for (size_t i = 0; i < l->n; i++)
+		flags_free(&l->v[i].flags);
+	l->n = 0;
+	return rc;
+}
+
+/* Write the transaction's log to its record (none when it is empty). */
+static int
+log_store(struct state *s, struct err *e)
+{
+	struct flag_log *l = s->log;
+	struct buf k = { 0 }, v = { 0 };
+	int rc;
+
+	if (l == NULL || !l->dirty)
+		return 0;
+	if (l->n > FLAG_LOG_MAX && log_fold(s, l, e) < 0)
+		return -1;
+	key_folder(&k, 'G', l->folder);
+	if (l->n == 0) {
+		rc = db_out(s, &k, e);
+	} else {
+		log_encode(&v, l);
+		rc = db_put(s, &k, &v, e);
+	}
+	buf_free(&k);
+	buf_free(&v);
+	if (rc == 0)
+		l->dirty = false;
+	return rc;
+}
+
+/* The log of folder, to change within the transaction. */
+static struct flag_log *
+log_for(struct state *s, const char *folder, struct err *e)
+{
+	struct flag_log *l;
+
+	if (s->log != NULL && strcmp(s->log->folder, folder) == 0)
+		return s->log;
+	if (log_store(s, e) < 0)
+		return NULL;
+	log_free(s->log);
+	s->log = NULL;
+	if (log_read(s, folder, &l, e) < 0) {
+		log_free(l);
+		return NULL;
+	}
+	s->log = l;
+	return l;
+}
+
+/* The log of folder to read pairs with: the transaction's, or *tmp read
+ * from the database (the caller frees *tmp). */
+static int
+log_get(struct state *s, const char *folder, const struct flag_log **out,
+    struct flag_log **tmp, struct err *e)
+{
+	*tmp = NULL;
+	if (s->log != NULL && strcmp(s->log->folder, folder) == 0) {
+		*out = s->log;
+		return 0;
+	}
+	if (log_read(s, folder, tmp, e) < 0)
+		return -1;
+	*out = *tmp;
+	return 0;
+}
+
 /* Open, lock and close. */
 
 static int
@@ -919,6 +1204,7 @@ state_close(struct state **sp)
 		flock(s->lockfd, LOCK_UN);
 		close(s->lockfd);
 	}
+	log_free(s->log);
 	free(s->dir);
 	free(s->path);
 	free(s->wal);
@@ -1105,6 +1391,7 @@ state_folder_get(struct state *s, const char *folder, struct state_folder *out,
 struct load_arg {
 	const char *folder;
 	void *list;
+	const struct flag_log *log;	/* pairs only */
 };
 
 static int
@@ -1114,6 +1401,7 @@ load_pair(struct state *s, const char *rest, size_t restlen, const void *val,
 	struct load_arg *a = arg;
 	struct state_pairs *l = a->list;
 	uint64_t id = key_id(rest, restlen);
+	const struct flags *logged;
 	struct state_pair p;
 	const char *why;
 
@@ -1126,6 +1414,10 @@ load_pair(struct state *s, const char *rest, size_t restlen, const void *val,
 		state_pair_free(&p);
 		return corrupt(s, a->folder, "pair", id, "id differs from key",
 		    e);
+	}
+	if ((logged = log_find(a->log, id)) != NULL) {
+		flags_free(&p.flags);
+		flags_copy(&p.flags, logged);
 	}
 	xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = p;
@@ -1201,9 +1493,17 @@ int
 state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
     struct err *e)
 {
-	struct load_arg a = { folder, out };
-	int rc = scan_folder(s, 'P', folder, load_pair, &a, e);
+	struct load_arg a = { folder, out, NULL };
+	struct flag_log *tmp = NULL;
+	int rc;
 
+	if (folder_ok(folder, e) < 0 || usable(s, e) < 0 ||
+	    log_get(s, folder, &a.log, &tmp, e) < 0) {
+		log_free(tmp);
+		return -1;
+	}
+	rc = scan_folder(s, 'P', folder, load_pair, &a, e);
+	log_free(tmp);
 	if (out->v != NULL)
 		xfit(&out->v, &out->cap, out->n, sizeof(*out->v));
 	return rc;
@@ -1290,16 +1590,27 @@ int
 state_pairs_with_uids(struct state *s, const char *folder,
     const uint32_t *uids, size_t n, struct state_pairs *out, struct err *e)
 {
-	struct some_arg a = { { folder, out }, uids, n };
+	struct some_arg a = { { folder, out, NULL }, uids, n };
+	struct flag_log *tmp = NULL;
+	int rc;
 
-	return n == 0 ? 0 : scan_folder(s, 'P', folder, load_some, &a, e);
+	if (n == 0)
+		return 0;
+	if (folder_ok(folder, e) < 0 || usable(s, e) < 0 ||
+	    log_get(s, folder, &a.load.log, &tmp, e) < 0) {
+		log_free(tmp);
+		return -1;
+	}
+	rc = scan_folder(s, 'P', folder, load_some, &a, e);
+	log_free(tmp);
+	return rc;
 }
 
 int
 state_intents_load(struct state *s, const char *folder,
     struct state_intents *out, struct err *e)
 {
-	struct load_arg a = { folder, out };
+	struct load_arg a = { folder, out, NULL };
 
 	return scan_folder(s, 'I', folder, load_intent, &a, e);
 }
@@ -1397,10 +1708,14 @@ state_commit(struct state *s, struct err *e)
 		return err_set(e, ERR_FAIL,
 		    "state: commit outside a transaction");
 	s->in_tran = false;
-	if (reserve(s, e) < 0) {
+	if (log_store(s, e) < 0 || reserve(s, e) < 0) {
 		tcbdbtranabort(s->db);
+		log_free(s->log);
+		s->log = NULL;
 		return -1;
 	}
+	log_free(s->log);
+	s->log = NULL;
 	if (!tcbdbtrancommit(s->db)) {
 		db_err(s, "tcbdbtrancommit", e);
 		tcbdbtranabort(s->db);
@@ -1421,6 +1736,8 @@ state_abort(struct state *s)
 	if (!s->in_tran)
 		return;
 	s->in_tran = false;
+	log_free(s->log);
+	s->log = NULL;
 	tcbdbtranabort(s->db);
 }
 
@@ -1497,8 +1814,44 @@ state_folder_drop(struct state *s, const char *folder, struct err *e)
 		key_prefix(&k, 'I', folder);
 		rc = drop_range(s, &k, e);
 	}
+	if (rc == 0) {
+		key_folder(&k, 'G', folder);
+		rc = db_out(s, &k, e);
+	}
+	if (s->log != NULL && strcmp(s->log->folder, folder) == 0) {
+		log_free(s->log);
+		s->log = NULL;
+	}
 	buf_free(&k);
 	return rc;
+}
+
+/* A pair written whole or deleted: its flags are its record's again. */
+static int
+drop_logged(struct state *s, const char *folder, uint64_t id, struct err *e)
+{
+	struct flag_log *l = log_for(s, folder, e);
+
+	if (l == NULL)
+		return -1;
+	log_drop(l, id);
+	return 0;
+}
+
+int
+state_pair_flags(struct state *s, const char *folder, uint64_t id,
+    const struct flags *flags, struct err *e)
+{
+	struct flag_log *l;
+
+	if (writable(s, e) < 0 || folder_ok(folder, e) < 0)
+		return -1;
+	if (id == 0 || !str_ok(flags->kw) || (flags->bits & ~(unsigned)FLAG_ALL))
+		return err_set(e, ERR_FAIL, "state: invalid flag change");
+	if ((l = log_for(s, folder, e)) == NULL)
+		return -1;
+	log_set(l, id, flags);
+	return 0;
 }
 
 int
@@ -1524,6 +1877,8 @@ state_pair_put(struct state *s, const char *folder, struct state_pair *p,
 	rc = db_put(s, &k, &v, e);
 	if (rc < 0)
 		p->id = old;
+	else if (old != 0)
+		rc = drop_logged(s, folder, id, e);
 	buf_free(&k);
 	buf_free(&v);
 	return rc;
@@ -1549,6 +1904,9 @@ int
 state_pair_del(struct state *s, const char *folder, uint64_t id,
     struct err *e)
 {
+	if (writable(s, e) < 0 || folder_ok(folder, e) < 0 ||
+	    drop_logged(s, folder, id, e) < 0)
+		return -1;
 	return item_del(s, 'P', folder, id, e);
 }
 

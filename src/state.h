@@ -133,11 +133,16 @@ void state_abort(struct state *s);
 
 int state_folder_put(struct state *s, const char *folder,
     const struct state_folder *f, struct err *e);
-/* Forget a folder: its record, pairs and intents. */
+/* Forget a folder: its record, pairs, flag log and intents. */
 int state_folder_drop(struct state *s, const char *folder, struct err *e);
 /* Insert (p->id == 0: a new id is assigned into p->id) or replace. */
 int state_pair_put(struct state *s, const char *folder, struct state_pair *p,
     struct err *e);
+/* A pair whose flags alone changed: noted in its folder's flag log, which
+ * is read over the pairs, instead of writing the pair again (Tokyo Cabinet
+ * rewrites a leaf of up to 2048 pairs, with an fsync, for each one). */
+int state_pair_flags(struct state *s, const char *folder, uint64_t id,
+    const struct flags *flags, struct err *e);
 int state_pair_del(struct state *s, const char *folder, uint64_t id,
     struct err *e);
 int state_intent_put(struct state *s, const char *folder,

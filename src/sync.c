@@ -34,7 +34,7 @@ struct chan {
 	struct later_record {
 		const char *folder;
 		struct state_folder rec;
-		struct state_pairs pairs;	/* to write before rec */
+		struct state_pairs pairs;	/* flag changes, before rec */
 		bool written;		/* in the state already */
 		bool check_local;	/* stamp the disk side if only we
 					 * changed it (tracked_stamp) */
@@ -718,8 +718,9 @@ flush_records(struct chan *c, struct err *e)
 			struct later_record *lr = &c->later[i];
 
 			for (size_t k = 0; k < lr->pairs.n && rc == 0; k++)
-				rc = state_pair_put(c->state, lr->folder,
-				    &lr->pairs.v[k], e);
+				rc = state_pair_flags(c->state, lr->folder,
+				    lr->pairs.v[k].id, &lr->pairs.v[k].flags,
+				    e);
 			if (rc == 0 && !lr->written)
 				rc = state_folder_put(c->state, lr->folder,
 				    &lr->rec, e);

@@ -424,6 +424,151 @@ test_intents(void)
 	tmpdir_free(&t);
 }
 
+/* The flags of pair id in folder as loaded, or ~0u when it is missing. */
+static unsigned
+loaded_bits(struct state *s, const char *folder, uint64_t id)
+{
+	struct state_pairs l = { 0 };
+	struct err e = { 0 };
+	unsigned bits = ~0u;
+
+	if (state_pairs_load(s, folder, &l, &e) < 0)
+		printf("# %s\n", e.msg);
+	for (size_t i = 0; i < l.n; i++)
+		if (l.v[i].id == id)
+			bits = l.v[i].flags.bits;
+	state_pairs_free(&l);
+	return bits;
+}
+
+static bool
+put_bits(struct state *s, const char *folder, struct state_pair *p,
+    unsigned bits)
+{
+	struct err e = { 0 };
+
+	p->flags.bits = bits;
+	if (state_pair_put(s, folder, p, &e) == 0)
+		return true;
+	printf("# %s\n", e.msg);
+	return false;
+}
+
+static bool
+log_bits(struct state *s, const char *folder, struct state_pair *p,
+    unsigned bits)
+{
+	struct err e = { 0 };
+
+	p->flags.bits = bits;
+	if (state_pair_flags(s, folder, p->id, &p->flags, &e) == 0)
+		return true;
+	printf("# %s\n", e.msg);
+	return false;
+}
+
+/* Flag changes alone go to the folder's flag log, read over the pairs. */
+static void
+test_flag_log(void)
+{
+	char *t = tmpdir_new();
+	struct state *s = open_rw(t);
+	struct state_pair p[3], more[5000];
+	struct state_pairs l = { 0 };
+	struct err e = { 0 };
+	uint32_t uid2 = 2;
+	bool all = true;
+
+	p[0] = mkpair(1, "one", FLAG_SEEN, NULL, 10, "<1@x>");
+	p[1] = mkpair(2, "two", 0, NULL, 20, NULL);
+	p[2] = mkpair(3, "three", 0, "work", 30, "<3@x>");
+	ok(state_begin(s, &e) == 0 && put_bits(s, "A", &p[0], FLAG_SEEN) &&
+	    put_bits(s, "A", &p[1], 0) && put_bits(s, "B", &p[2], 0) &&
+	    state_commit(s, &e) == 0, "three pairs in two folders");
+
+	ok(state_begin(s, &e) == 0 &&
+	    log_bits(s, "A", &p[0], FLAG_SEEN | FLAG_FLAGGED) &&
+	    log_bits(s, "B", &p[2], FLAG_ANSWERED) &&
+	    log_bits(s, "A", &p[1], FLAG_DRAFT), "flag changes, folders "
+	    "interleaved");
+	is_int(loaded_bits(s, "A", p[1].id), FLAG_DRAFT,
+	    "read within the transaction");
+	ok(state_commit(s, &e) == 0, "committed");
+	is_int(loaded_bits(s, "A", p[0].id), FLAG_SEEN | FLAG_FLAGGED,
+	    "A: the new flags are read");
+	is_int(loaded_bits(s, "A", p[1].id), FLAG_DRAFT, "A: both");
+	ok(state_pairs_load(s, "B", &l, &e) == 0 && l.n == 1 &&
+	    l.v[0].flags.bits == FLAG_ANSWERED && l.v[0].flags.kw != NULL &&
+	    strcmp(l.v[0].flags.kw, "work") == 0, "B: with its keywords");
+	state_pairs_free(&l);
+	ok(state_pairs_with_uids(s, "A", &uid2, 1, &l, &e) == 0 &&
+	    l.n == 1 && l.v[0].flags.bits == FLAG_DRAFT,
+	    "by UID, with the new flags");
+	state_pairs_free(&l);
+
+	ok(state_begin(s, &e) == 0 && log_bits(s, "A", &p[1], FLAG_SEEN),
+	    "another change");
+	state_abort(s);
+	is_int(loaded_bits(s, "A", p[1].id), FLAG_DRAFT, "undone by abort");
+
+	ok(state_begin(s, &e) == 0 && log_bits(s, "A", &p[0], FLAG_SEEN) &&
+	    state_commit(s, &e) == 0, "back to the recorded flags");
+	is_int(loaded_bits(s, "A", p[0].id), FLAG_SEEN, "read as such");
+
+	free(p[1].name);
+	p[1].name = xstrdup("two-renamed");
+	ok(state_begin(s, &e) == 0 && put_bits(s, "A", &p[1], FLAG_SEEN) &&
+	    state_commit(s, &e) == 0, "a pair written whole");
+	is_int(loaded_bits(s, "A", p[1].id), FLAG_SEEN,
+	    "its new flags, not the logged ones");
+	ok(state_begin(s, &e) == 0 && log_bits(s, "A", &p[1], FLAG_DRAFT) &&
+	    state_pair_del(s, "A", p[1].id, &e) == 0 &&
+	    state_commit(s, &e) == 0, "a logged pair deleted");
+	is_int(loaded_bits(s, "A", p[1].id), ~0u, "it is gone");
+
+	/* past the log's size it is folded into the pairs */
+	ok(state_begin(s, &e) == 0, "begin");
+	for (size_t i = 0; i < 5000; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "m%zu", i);
+		more[i] = mkpair((uint32_t)(10 + i), name, 0, NULL, 5, NULL);
+		all = all && put_bits(s, "C", &more[i], 0);
+	}
+	ok(all && state_commit(s, &e) == 0, "5000 pairs");
+	ok(state_begin(s, &e) == 0, "begin");
+	for (size_t i = 0; i < 5000; i++)
+		all = all && log_bits(s, "C", &more[i],
+		    i % 2 ? FLAG_SEEN : FLAG_FLAGGED);
+	ok(all && state_commit(s, &e) == 0, "5000 flag changes");
+	ok(state_pairs_load(s, "C", &l, &e) == 0 && l.n == 5000, "loaded");
+	for (size_t i = 0; i < l.n; i++)
+		all = all && l.v[i].flags.bits ==
+		    (l.v[i].uid % 2 ? FLAG_SEEN : FLAG_FLAGGED);
+	ok(all, "every one with its new flags");
+	state_pairs_free(&l);
+	ok(state_begin(s, &e) == 0 && log_bits(s, "C", &more[7], 0) &&
+	    state_commit(s, &e) == 0, "one more after the fold");
+	is_int(loaded_bits(s, "C", more[7].id), 0, "read right");
+	ok(state_pair_flags(s, "C", more[7].id, &more[7].flags, &e) < 0,
+	    "no flag change outside a transaction");
+
+	ok(state_begin(s, &e) == 0 && log_bits(s, "A", &p[0], FLAG_DRAFT) &&
+	    state_folder_drop(s, "A", &e) == 0 && state_commit(s, &e) == 0,
+	    "a folder with a log dropped");
+	is_int(loaded_bits(s, "A", p[0].id), ~0u, "nothing left of it");
+	state_close(&s);
+	s = open_rw(t);
+	is_int(loaded_bits(s, "B", p[2].id), FLAG_ANSWERED,
+	    "the log is read after reopening");
+	state_close(&s);
+	for (int i = 0; i < 3; i++)
+		state_pair_free(&p[i]);
+	for (size_t i = 0; i < 5000; i++)
+		state_pair_free(&more[i]);
+	tmpdir_free(&t);
+}
+
 static void
 test_drop(void)
 {
@@ -1351,6 +1496,7 @@ main(void)
 	test_folders();
 	test_pairs();
 	test_intents();
+	test_flag_log();
 	test_drop();
 	test_transactions();
 	test_lock();
