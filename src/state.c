@@ -1221,12 +1221,23 @@ state_close(struct state **sp)
 typedef int (*scan_fn)(struct state *s, const char *rest, size_t restlen,
     const void *val, size_t vallen, void *arg, struct err *e);
 
+/*
+ * Tokyo Cabinet keeps every leaf a cursor passes in its cache, beyond the
+ * limit set with tcbdbsetcache, until some later call trims it: a scan of
+ * a 100,000-pair folder held its 49 leaves, 8 MB.  So outside a
+ * transaction (where nothing is dirty) the cache is cleared every
+ * SCAN_CLEAR records; a cursor keeps only the id of its leaf and loads it
+ * again.
+ */
+#define SCAN_CLEAR 4096
+
 static int
 scan(struct state *s, const struct buf *prefix, scan_fn fn, void *arg,
     struct err *e)
 {
 	TCXSTR *k, *v;
 	BDBCUR *c;
+	size_t n = 0;
 	int rc = 0;
 
 	c = tcbdbcurnew(s->db);
@@ -1254,6 +1265,11 @@ scan(struct state *s, const struct buf *prefix, scan_fn fn, void *arg,
 		if (fn(s, kp + prefix->len, klen - prefix->len, tcxstrptr(v),
 		    (size_t)tcxstrsize(v), arg, e) < 0) {
 			rc = -1;
+			break;
+		}
+		if (++n % SCAN_CLEAR == 0 && !s->in_tran &&
+		    !tcbdbcacheclear(s->db)) {
+			rc = db_err(s, "tcbdbcacheclear", e);
 			break;
 		}
 		if (!tcbdbcurnext(c)) {
