@@ -48,11 +48,13 @@
 #include "plan.h"
 
 /* Sort key shared by every index: string (NULL first), then two numbers. */
+/* 24 bytes: a 100,000-message folder has three indexes of them.  A
+ * listing index, a UID or a count of messages fits in 32 bits. */
 struct key {
 	const char *s;
 	uint64_t n;
-	uint64_t m;
-	size_t idx;
+	uint32_t m;
+	uint32_t idx;
 };
 
 struct index {
@@ -107,10 +109,10 @@ key_cmp(const void *va, const void *vb)
 
 static void
 index_add(struct index *ix, size_t *cap, const char *s, uint64_t n,
-    uint64_t m, size_t idx)
+    size_t m, size_t idx)
 {
 	xgrow(&ix->v, cap, ix->n + 1, sizeof(*ix->v));
-	ix->v[ix->n++] = (struct key){ s, n, m, idx };
+	ix->v[ix->n++] = (struct key){ s, n, (uint32_t)m, (uint32_t)idx };
 }
 
 static void
@@ -122,7 +124,7 @@ index_sort(struct index *ix)
 
 /* First position whose key is >= (s, n, m). */
 static size_t
-index_lower(const struct index *ix, const char *s, uint64_t n, uint64_t m)
+index_lower(const struct index *ix, const char *s, uint64_t n, uint32_t m)
 {
 	struct key k = { s, n, m, 0 };
 	size_t lo = 0, hi = ix->n;

@@ -54,13 +54,13 @@ struct folder_status {
  * and file (its path relative to the folder directory, e.g. "cur/NAME:2,S").
  */
 struct msg {
-	uint32_t uid;
 	char *name;
 	char *file;
 	struct flags flags;
 	uint64_t size;	/* wire size (CRLF line ends) if has_details or remote */
 	int64_t date;	/* INTERNALDATE / file mtime, Unix time; 0 if unknown */
 	char *msgid;	/* Message-ID header value if has_details, may be NULL */
+	uint32_t uid;	/* here, with has_details: 64 bytes, not 72 */
 	bool has_details;
 };
 void msg_free(struct msg *m);
