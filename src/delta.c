@@ -14,14 +14,7 @@
 
 #include "delta.h"
 #include "log.h"
-
-static int
-cmp_msg_uid(const void *a, const void *b)
-{
-	const struct msg *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
+#include "lookup.h"
 
 static int
 cmp_pair_uid(const void *a, const void *b)
@@ -58,7 +51,7 @@ remote_changes(struct store *r, struct folder_work *fw, const char **via,
 		if (ch.msgs.v[i].uid >= sf->uidnext)
 			return 1;
 	if (ch.msgs.n > 1)
-		qsort(ch.msgs.v, ch.msgs.n, sizeof(*ch.msgs.v), cmp_msg_uid);
+		qsort(ch.msgs.v, ch.msgs.n, sizeof(*ch.msgs.v), msg_cmp_uid);
 	*via = ch.has_vanished ? "QRESYNC" : "CONDSTORE";
 	return 0;
 }

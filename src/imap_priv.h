@@ -148,8 +148,6 @@ struct mailimap_fetch_type *imap_fetch_type_new(bool listing, bool msgid,
     bool body);
 /* A UID set from sorted uids[0..n), as ranges. */
 struct mailimap_set *imap_uid_set(const uint32_t *uids, size_t n);
-/* qsort comparison of uint32_t. */
-int imap_cmp_u32(const void *a, const void *b);
 int imap_select(struct store *st, const char *name,
     struct folder_status *out, struct err *e);
 int imap_list(struct store *st, struct msg_list *out, struct err *e);

@@ -281,14 +281,6 @@ imap_uid_set(const uint32_t *uids, size_t n)
 	return set;
 }
 
-int
-imap_cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The VANISHED response in extension data x, or NULL. */
 static struct mailimap_qresync_vanished *
 vanished_of(struct mailimap_extension_data *x)
@@ -454,7 +446,7 @@ imap_list(struct store *st, struct msg_list *out, struct err *e)
 	uids = xmalloc((out->n - first + 1) * sizeof(*uids));
 	for (size_t i = first; i < out->n; i++)
 		uids[i - first] = out->v[i].uid;
-	qsort(uids, out->n - first, sizeof(*uids), imap_cmp_u32);
+	qsort(uids, out->n - first, sizeof(*uids), u32_cmp);
 	for (size_t i = 1; i < out->n - first; i++) {
 		if (uids[i] == uids[i - 1]) {
 			r = err_set(e, ERR_FAIL, "%s: FETCH %s: the server "
@@ -477,7 +469,7 @@ dup_uid(const struct msg_list *out, size_t first)
 
 	for (size_t i = 0; i < n; i++)
 		uids[i] = out->v[first + i].uid;
-	qsort(uids, n, sizeof(*uids), imap_cmp_u32);
+	qsort(uids, n, sizeof(*uids), u32_cmp);
 	for (size_t i = 1; i < n && dup == 0; i++)
 		if (uids[i] == uids[i - 1])
 			dup = uids[i];
@@ -712,7 +704,7 @@ imap_uids(struct store *st, uint32_t **out, size_t *n, struct err *e)
 		    "being expunged while listing; try again", s->label,
 		    s->sel_name);
 	if (*n > 1)
-		qsort(v, *n, sizeof(*v), imap_cmp_u32);
+		qsort(v, *n, sizeof(*v), u32_cmp);
 	for (size_t i = 1; r > 0 && i < *n; i++)
 		if (v[i] == v[i - 1])
 			r = err_set(e, ERR_FAIL, "%s: UID SEARCH %s: the "
@@ -740,7 +732,7 @@ struct uid_ref {
 static int
 cmp_ref(const void *a, const void *b)
 {
-	return imap_cmp_u32(&((const struct uid_ref *)a)->uid,
+	return u32_cmp(&((const struct uid_ref *)a)->uid,
 	    &((const struct uid_ref *)b)->uid);
 }
 
@@ -917,7 +909,7 @@ sorted_uids(struct msg **msgs, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		uids[i] = msgs[i]->uid;
-	qsort(uids, n, sizeof(*uids), imap_cmp_u32);
+	qsort(uids, n, sizeof(*uids), u32_cmp);
 	return uids;
 }
 

@@ -155,7 +155,7 @@ apply_delta(struct imap_store *s, struct delta *d,
 
 	for (size_t i = 0; i < d->n; i++)
 		uids[i] = v[d->idx[i]].msg->uid;
-	qsort(uids, d->n, sizeof(*uids), imap_cmp_u32);
+	qsort(uids, d->n, sizeof(*uids), u32_cmp);
 	if ((d->add_bits || d->add_kw) &&
 	    store_flags(s, uids, d->n, true, d->add_bits, d->add_kw, e) < 0)
 		rc = -1;
@@ -238,7 +238,7 @@ imap_remove(struct store *st, struct msg **msgs, size_t n, struct err *e)
 	uids = xmalloc(n * sizeof(*uids));
 	for (size_t i = 0; i < n; i++)
 		uids[i] = msgs[i]->uid;
-	qsort(uids, n, sizeof(*uids), imap_cmp_u32);
+	qsort(uids, n, sizeof(*uids), u32_cmp);
 	rc = store_flags(s, uids, n, true, FLAG_DELETED, NULL, e);
 	if (rc == 0) {
 		for (size_t i = 0; i < n; i++)
@@ -414,7 +414,7 @@ imap_move(struct store *st, struct msg **msgs, size_t n, const char *to,
 	uids = xmalloc(n * sizeof(*uids));
 	for (size_t i = 0; i < n; i++)
 		uids[i] = msgs[i]->uid;
-	qsort(uids, n, sizeof(*uids), imap_cmp_u32);
+	qsort(uids, n, sizeof(*uids), u32_cmp);
 	imap_io_take_copyuid(s->io, cu, sizeof(cu));
 	rc = uid_copy_cmd(s, move ? "UID MOVE " : "UID COPY ", uids, n, wto,
 	    what, e);

@@ -8,6 +8,14 @@
 #include "lookup.h"
 #include "util.h"
 
+int
+msg_cmp_uid(const void *a, const void *b)
+{
+	const struct msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
 static int
 cmp_msg_uid(const void *a, const void *b)
 {
@@ -73,14 +81,6 @@ msg_lookup_free(struct msg_lookup *ix)
 }
 
 static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
 cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -99,7 +99,7 @@ pair_lookup_build(struct pair_lookup *pl, const struct state_pairs *p,
 		if (p->v[i].name)
 			pl->names[pl->nnames++] = p->v[i].name;
 	}
-	qsort(pl->uids, pl->nuids, sizeof(*pl->uids), cmp_u32);
+	qsort(pl->uids, pl->nuids, sizeof(*pl->uids), u32_cmp);
 	qsort(pl->names, pl->nnames, sizeof(*pl->names), cmp_str);
 }
 
@@ -107,7 +107,7 @@ bool
 pair_lookup_uid(const struct pair_lookup *pl, uint32_t uid)
 {
 	return bsearch(&uid, pl->uids, pl->nuids, sizeof(*pl->uids),
-	    cmp_u32) != NULL;
+	    u32_cmp) != NULL;
 }
 
 bool

@@ -24,6 +24,8 @@ void msg_lookup_build(struct msg_lookup *ix, const struct msg_list *l,
 long msg_lookup_uid(const struct msg_lookup *ix, uint32_t uid);
 long msg_lookup_name(const struct msg_lookup *ix, const char *name);
 void msg_lookup_free(struct msg_lookup *ix);
+/* qsort order of an array of struct msg by UID. */
+int msg_cmp_uid(const void *a, const void *b);
 
 /* The UIDs and names that pairs of the state hold (uids_stale: none of the
  * UIDs, after a UIDVALIDITY change). */

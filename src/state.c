@@ -580,6 +580,18 @@ db_out(struct state *s, const struct buf *k, struct err *e)
 	return 0;
 }
 
+/* The value of key k into *val (the caller frees it with tcfree): 1, or 0
+ * when there is none. */
+static int
+db_get(struct state *s, const struct buf *k, void **val, int *len,
+    struct err *e)
+{
+	*val = tcbdbget(s->db, k->data, (int)k->len, len);
+	if (*val != NULL)
+		return 1;
+	return tcbdbecode(s->db) == TCENOREC ? 0 : db_err(s, "tcbdbget", e);
+}
+
 /*
  * After a failed commit, Tokyo Cabinet's page cache may still hold pages of
  * the rolled-back transaction; reading or writing through it again could
@@ -806,20 +818,19 @@ log_read(struct state *s, const char *folder, struct flag_log **out,
 	struct buf k = { 0 };
 	const char *why;
 	void *val;
-	int len;
+	int len, rc;
 
 	l->folder = xstrdup(folder);
 	*out = l;
 	if (s->db == NULL)
 		return 0;
 	key_folder(&k, 'G', folder);
-	val = tcbdbget(s->db, k.data, (int)k.len, &len);
+	rc = db_get(s, &k, &val, &len, e);
 	buf_free(&k);
-	if (val == NULL)
-		return tcbdbecode(s->db) == TCENOREC ? 0 :
-		    db_err(s, "tcbdbget", e);
+	if (rc <= 0)
+		return rc;
 	why = log_decode(val, (size_t)len, l);
-	free(val);
+	tcfree(val);
 	return why == NULL ? 0 : corrupt(s, folder, "flag log", 0, why, e);
 }
 
@@ -831,17 +842,16 @@ pair_get(struct state *s, const char *folder, uint64_t id,
 	struct buf k = { 0 };
 	const char *why;
 	void *val;
-	int len;
+	int len, rc;
 
 	*found = false;
 	key_item(&k, 'P', folder, id);
-	val = tcbdbget(s->db, k.data, (int)k.len, &len);
+	rc = db_get(s, &k, &val, &len, e);
 	buf_free(&k);
-	if (val == NULL)
-		return tcbdbecode(s->db) == TCENOREC ? 0 :
-		    db_err(s, "tcbdbget", e);
+	if (rc <= 0)
+		return rc;
 	why = pair_decode(val, (size_t)len, p);
-	free(val);
+	tcfree(val);
 	if (why != NULL)
 		return corrupt(s, folder, "pair", id, why, e);
 	*found = true;
@@ -1388,13 +1398,11 @@ state_folder_get(struct state *s, const char *folder, struct state_folder *out,
 	if (s->db == NULL)
 		return 0;
 	key_folder(&k, 'F', folder);
-	v = tcbdbget(s->db, k.data, (int)k.len, &len);
+	rc = db_get(s, &k, &v, &len, e);
 	buf_free(&k);
-	if (v == NULL) {
-		if (tcbdbecode(s->db) != TCENOREC)
-			return db_err(s, "tcbdbget", e);
-		return 0;
-	}
+	if (rc <= 0)
+		return rc;
+	rc = 0;
 	why = folder_decode(v, (size_t)len, out);
 	if (why != NULL)
 		rc = corrupt(s, folder, "folder", 0, why, e);
@@ -1575,14 +1583,6 @@ struct some_arg {
 	size_t n;
 };
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* scan_fn for state_pairs_with_uids: only the UID is read of the others. */
 static int
 load_some(struct state *s, const char *rest, size_t restlen, const void *val,
@@ -1597,7 +1597,7 @@ load_some(struct state *s, const char *rest, size_t restlen, const void *val,
 		return corrupt(s, a->load.folder, "pair",
 		    key_id(rest, restlen), r.why, e);
 	if (uid == 0 || bsearch(&uid, a->uids, a->n, sizeof(*a->uids),
-	    cmp_u32) == NULL)
+	    u32_cmp) == NULL)
 		return 0;
 	return load_pair(s, rest, restlen, val, vallen, &a->load, e);
 }

@@ -295,22 +295,6 @@ folder_record(const struct chan *c, const struct folder_work *fw,
 	}
 }
 
-static int
-cmp_msg_uid(const void *a, const void *b)
-{
-	const struct msg *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-static int
-cmp_uid(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * How far the server's messages differ from the pairs after this run:
  * messages without a pair plus pairs whose UID the server lacks.  Only 0
@@ -333,7 +317,7 @@ remote_unpaired(struct chan *c, const struct folder_work *fw,
 	    state_pair_uids(c->state, fw->name, &paired, &npaired, &e) < 0)
 		return UINT32_MAX;
 	if (npaired > 1)
-		qsort(paired, npaired, sizeof(*paired), cmp_uid);
+		qsort(paired, npaired, sizeof(*paired), u32_cmp);
 	gone = xcalloc(plan->n + 1, sizeof(*gone));
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].kind == PLAN_DELETE &&
@@ -341,19 +325,19 @@ remote_unpaired(struct chan *c, const struct folder_work *fw,
 		    plan->v[i].idx[SIDE_REMOTE] != PLAN_NONE)
 			gone[ngone++] =
 			    ml->v[plan->v[i].idx[SIDE_REMOTE]].uid;
-	qsort(gone, ngone, sizeof(*gone), cmp_uid);
+	qsort(gone, ngone, sizeof(*gone), u32_cmp);
 	msg_lookup_build(&listed, ml, true);
 	for (size_t i = 0; i < ml->n; i++)
 		if (bsearch(&ml->v[i].uid, paired, npaired, sizeof(*paired),
-		    cmp_uid) == NULL &&
+		    u32_cmp) == NULL &&
 		    bsearch(&ml->v[i].uid, gone, ngone, sizeof(*gone),
-		    cmp_uid) == NULL)
+		    u32_cmp) == NULL)
 			n++;	/* on the server without a pair */
 	for (size_t i = 0; i < npaired; i++)
 		if (paired[i] < fw->rst.uidnext &&
 		    (msg_lookup_uid(&listed, paired[i]) < 0 ||
 		    bsearch(&paired[i], gone, ngone, sizeof(*gone),
-		    cmp_uid) != NULL))
+		    u32_cmp) != NULL))
 			n++;	/* a pair the server lacks */
 	msg_lookup_free(&listed);
 	free(paired);
@@ -459,7 +443,7 @@ list_changes(struct chan *c, struct folder_work *fw, struct err *e)
 	msg_list_free(&ch.msgs);
 	free(ch.vanished);
 	if (ml->n > 1)
-		qsort(ml->v, ml->n, sizeof(*ml->v), cmp_msg_uid);
+		qsort(ml->v, ml->n, sizeof(*ml->v), msg_cmp_uid);
 	for (size_t i = 1; i < ml->n; i++)
 		if (ml->v[i].uid == ml->v[i - 1].uid)
 			goto full;	/* a UID paired twice */
@@ -469,7 +453,7 @@ list_changes(struct chan *c, struct folder_work *fw, struct err *e)
 		k = 0;
 		for (size_t i = 0; i < ml->n; i++) {
 			if (nuids == 0 || bsearch(&ml->v[i].uid, uids, nuids,
-			    sizeof(*uids), cmp_uid) == NULL)
+			    sizeof(*uids), u32_cmp) == NULL)
 				msg_free(&ml->v[i]);
 			else
 				ml->v[k++] = ml->v[i];

@@ -96,6 +96,14 @@ xgrow(void *array_ptr, size_t *cap, size_t need, size_t size)
 	*cap = ncap;
 }
 
+int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void
 xfit(void *array_ptr, size_t *cap, size_t n, size_t size)
 {

@@ -22,6 +22,8 @@ void xgrow(void *array_ptr, size_t *cap, size_t need, size_t size);
  * reserved for a known count, or the slack of xgrow's doubling given back,
  * which for a 100,000-message listing is megabytes. */
 void xfit(void *array_ptr, size_t *cap, size_t n, size_t size);
+/* qsort/bsearch order of uint32_t values. */
+int u32_cmp(const void *a, const void *b);
 
 /* A growable byte buffer; data is always NUL-terminated (not counted). */
 struct buf {
