@@ -897,6 +897,76 @@ def s7_lines(resdir, timed, nmsg, n7, notes):
 	    n7, nmsg, ", ".join(rel) if rel else "—"))
 
 
+STATUS_LINE = re.compile(
+    rb'^(?:"((?:[^"\\]|\\.)*)"|(\S+)) \((.*)\)$')
+
+
+def cmd_s3floor(port, user, password, ca, statefile, out):
+	"""s3floor PORT USER PASS CA STATEFILE OUT|-: what S3 asks of the
+	server at least, in one session: LIST-STATUS, then SELECT and UID
+	FETCH CHANGEDSINCE in each folder whose HIGHESTMODSEQ moved since the
+	last call (kept in STATEFILE).  OUT gets a result line as measure
+	writes it, with the session's own time (no interpreter start); "-"
+	only records the modseqs."""
+	try:
+		with open(statefile) as fp:
+			before = json.load(fp)
+	except (OSError, ValueError):
+		before = {}
+	t0 = time.monotonic()
+	im = login(port, user, password, ca)
+	im.enable("QRESYNC")
+	typ, _ = im._simple_command("LIST", '""', '"*"', "RETURN",
+	    "(STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ))")
+	if typ != "OK":
+		raise SystemExit("LIST-STATUS failed")
+	_, lines = im._untagged_response(typ, [None], "STATUS")
+	now = {}
+	for line in lines or []:
+		m = STATUS_LINE.match(line or b"")
+		if not m:
+			continue
+		name = (m.group(1) or m.group(2)).decode()
+		f = m.group(3).split()
+		now[name] = int(f[f.index(b"HIGHESTMODSEQ") + 1])
+	for name, modseq in sorted(now.items()):
+		if out == "-" or before.get(name, modseq) == modseq:
+			continue
+		typ, _ = im.select('"%s"' % name)
+		if typ != "OK":
+			raise SystemExit("SELECT %s failed" % name)
+		typ, _ = im.uid("FETCH", "1:*",
+		    "(FLAGS) (CHANGEDSINCE %d)" % before[name])
+		if typ != "OK":
+			raise SystemExit("UID FETCH CHANGEDSINCE in %s failed" %
+			    name)
+	im.logout()
+	wall = time.monotonic() - t0
+	with open(statefile, "w") as fp:
+		json.dump(now, fp)
+	if out != "-":
+		with open(out, "w") as fp:
+			fp.write("0 %.3f 0 0 -1\n" % wall)
+	return 0
+
+
+def floor_cells(resdir, base, key, reps, timed):
+	"""Median wall and CPU s of the floor runs BASE.1..REPS, and the text
+	giving each tool's KEY time as a multiple of it; None when none
+	counts."""
+	runs = [read_result(os.path.join(resdir, "%s.%d" % (base, r)))
+	    for r in range(1, reps + 1)]
+	runs = [x for x in runs if x is not None and x[0] == 0]
+	if not runs:
+		return None, None, None
+	fw = statistics.median(x[1] for x in runs)
+	fc = statistics.median(x[2] for x in runs)
+	rel = "".join(", %s %s = %.2fx floor" % (t, key,
+	    timed[(key, t)][0] / fw) for t in ("mailsync", "mbsync")
+	    if timed[(key, t)] and fw > 0)
+	return fw, fc, rel
+
+
 def cmd_table(resdir, reps, nmsg, n7):
 	"""table RESDIR REPS N N7: the markdown table and notes; N7 is S7's
 	corpus size, 0 when S7 did not run."""
@@ -954,21 +1024,23 @@ def cmd_table(resdir, reps, nmsg, n7):
 	print("| W: watch latency, s (server flag / server new / disk flag "
 	    "/ disk new) | %s | n/a | — | %s | n/a | %s / n/a | %s / n/a "
 	    "| — | — |" % (" / ".join(lat), cpu, rss, wb))
-	runs = [read_result(os.path.join(resdir, "floor.%d" % r))
-	    for r in range(1, reps + 1)]
-	runs = [x for x in runs if x is not None and x[0] == 0]
 	print()
-	if runs:
-		fw = statistics.median(x[1] for x in runs)
-		fc = statistics.median(x[2] for x in runs)
-		rel = "".join(", %s S1 = %.2fx floor" % (t,
-		    timed[("S1", t)][0] / fw) for t in tools
-		    if timed[("S1", t)] and fw > 0)
+	fw, fc, rel = floor_cells(resdir, "floor", "S1", reps, timed)
+	if fw is None:
+		print("S1 floor: FAILED")
+	else:
 		print("S1 floor (one imaplib session, UID FETCH 1:* "
 		    "BODY.PEEK[] per folder, data discarded): median %.2f s, "
 		    "CPU %.2f s%s." % (fw, fc, rel))
+	print()
+	fw, fc, rel = floor_cells(resdir, "S3floor", "S3", reps, timed)
+	if fw is None:
+		print("S3 floor: FAILED")
 	else:
-		print("S1 floor: FAILED")
+		print("S3 floor (one imaplib session: LIST-STATUS, then SELECT "
+		    "and UID FETCH CHANGEDSINCE in each changed folder; the "
+		    "session's own time, without the interpreter's start): "
+		    "median %.3f s%s." % (fw, rel))
 	print()
 	stored_line(resdir, timed)
 	if n7:
@@ -983,7 +1055,8 @@ def cmd_table(resdir, reps, nmsg, n7):
 
 def main():
 	cmds = {"gen": cmd_gen, "new": cmd_new, "measure": cmd_measure,
-	    "check": cmd_check, "fetch": cmd_fetch, "watch": cmd_watch,
+	    "check": cmd_check, "fetch": cmd_fetch, "s3floor": cmd_s3floor,
+	    "watch": cmd_watch,
 	    "bodies": cmd_bodies, "stored": cmd_stored, "table": cmd_table}
 	if len(sys.argv) < 2 or sys.argv[1] not in cmds:
 		sys.stderr.write("benchlib.py: unknown command\n")
@@ -1298,7 +1371,7 @@ done
 s3_change() {	# \Flagged added on odd repetitions, removed on even ones
 	local op=add u
 	[ $(($1 % 2)) = 1 ] || op=remove
-	for u in ms mb; do
+	for u in ms mb rw; do
 		dadm flags "$op" -u "$u" '\Flagged' mailbox '*' \
 			header X-Bench-Set flagset || bail "doveadm flags $op failed"
 	done
@@ -1315,6 +1388,12 @@ s5_change() {	# new messages, different ones each repetition
 	python3 "$PY" new "$1" "$NNEW" "$MS_DIR/mail" "$MB_DIR/mail" ||
 		bail "writing new messages failed"
 }
+# S3's floor session on the floor's account (rw): its modseqs first.
+s3floor() {	# s3floor OUT|-
+	python3 "$PY" s3floor "$IMAPS_PORT" rw "$PASS" "$CERT" \
+		"$T/s3floor.json" "$1" || say "S3 floor: FAILED"
+}
+s3floor -
 for scen in S3 S4 S5; do
 	for rep in $(seq "$REPS") count; do
 		if [ "$rep" = count ]; then
@@ -1323,6 +1402,11 @@ for scen in S3 S4 S5; do
 			"${scen,,}_change" "$rep"
 		fi
 		both "$scen" "$rep"
+		if [ "$scen" = S3 ] && [ "$rep" != count ]; then
+			s3floor "$RES/S3floor.$rep"
+			read -r _ wall _ <"$RES/S3floor.$rep"
+			say "S3 rep $rep floor: ${wall}s"
+		fi
 	done
 done
 
