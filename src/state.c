@@ -19,6 +19,7 @@
 #include <tcbdb.h>
 
 #include "state.h"
+#include "state_priv.h"
 
 /*
  * Key layout.  A B+ tree keeps keys in memcmp order, so all records of one
@@ -33,25 +34,9 @@
  *   "I" folder NUL %016x    intent record
  *   "G" folder              flag log (see "The flag log" below)
  *
- * Records start with a type byte ('f', 'p', 'i') and a record version (1).
- * Integers are big-endian; a string is a byte 0 (NULL) or a byte 1, a
- * 32-bit length and that many bytes without NUL.  The whole value must be
- * consumed.
- *
- *   f 1: u32 uidvalidity, u32 uidnext, u64 highestmodseq, u32 exists,
- *        u64 cur/ mtime ns, u64 new/ mtime ns, u32 local count,
- *        then optionally u32 remote unpaired (absent in older records)
- *   p 1: u64 id, u32 uid, u32 flag bits, u64 size, str name, str keywords,
- *        str msgid
- *   i 1: u64 id, u8 kind, u32 uid, u64 size, u32 uidnext, u32 flag bits,
- *        str name, str keywords, str msgid
- *   g 1: u32 count, then count times u64 pair id, u32 flag bits,
- *        str keywords (ids ascending)
+ * The records' values are in state_record.c.
  */
 #define STATE_FORMAT "1"
-#define REC_VERSION 1
-/* Far beyond any real name or keyword list; keeps sizes inside an int. */
-#define STR_MAX (16u << 20)
 
 /*
  * Tokyo Cabinet as Debian builds it (1.4.48) calls sched_yield(2) in its
@@ -85,393 +70,6 @@ struct state {
 	unsigned long commits;
 	unsigned long crash_after;	/* MAILSYNC_CRASH_AFTER, 0 if unset */
 };
-
-/* Encoding. */
-
-static void
-put_u8(struct buf *b, unsigned v)
-{
-	buf_addc(b, (char)(v & 0xff));
-}
-
-static void
-put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char x[4];
-
-	for (int i = 0; i < 4; i++)
-		x[i] = (unsigned char)(v >> (24 - 8 * i));
-	buf_add(b, x, sizeof(x));
-}
-
-static void
-put_u64(struct buf *b, uint64_t v)
-{
-	unsigned char x[8];
-
-	for (int i = 0; i < 8; i++)
-		x[i] = (unsigned char)(v >> (56 - 8 * i));
-	buf_add(b, x, sizeof(x));
-}
-
-static void
-put_str(struct buf *b, const char *s)
-{
-	if (s == NULL) {
-		put_u8(b, 0);
-		return;
-	}
-	put_u8(b, 1);
-	put_u32(b, (uint32_t)strlen(s));
-	buf_adds(b, s);
-}
-
-static const char *
-kw_or_null(const char *kw)
-{
-	return kw != NULL && *kw != '\0' ? kw : NULL;
-}
-
-static bool
-str_ok(const char *s)
-{
-	return s == NULL || strlen(s) <= STR_MAX;
-}
-
-static void
-folder_encode(struct buf *b, const struct state_folder *f)
-{
-	put_u8(b, 'f');
-	put_u8(b, REC_VERSION);
-	put_u32(b, f->uidvalidity);
-	put_u32(b, f->uidnext);
-	put_u64(b, f->highestmodseq);
-	put_u32(b, f->exists);
-	put_u64(b, (uint64_t)f->local_mtime[0]);
-	put_u64(b, (uint64_t)f->local_mtime[1]);
-	put_u32(b, f->local_change);
-	put_u32(b, f->remote_unpaired);
-}
-
-static void
-pair_encode(struct buf *b, const struct state_pair *p)
-{
-	put_u8(b, 'p');
-	put_u8(b, REC_VERSION);
-	put_u64(b, p->id);
-	put_u32(b, p->uid);
-	put_u32(b, p->flags.bits);
-	put_u64(b, p->size);
-	put_str(b, p->name);
-	put_str(b, kw_or_null(p->flags.kw));
-	put_str(b, p->msgid);
-}
-
-static void
-intent_encode(struct buf *b, const struct state_intent *i)
-{
-	put_u8(b, 'i');
-	put_u8(b, REC_VERSION);
-	put_u64(b, i->id);
-	put_u8(b, (unsigned)i->kind);
-	put_u32(b, i->uid);
-	put_u64(b, i->size);
-	put_u32(b, i->uidnext);
-	put_u32(b, i->flags.bits);
-	put_str(b, i->name);
-	put_str(b, kw_or_null(i->flags.kw));
-	put_str(b, i->msgid);
-}
-
-/* Decoding: every read is bounds-checked; why says what was wrong. */
-
-struct rd {
-	const unsigned char *p;
-	size_t n;
-	const char *why;
-};
-
-static bool
-rd_bytes(struct rd *r, size_t n, const unsigned char **out)
-{
-	if (r->n < n) {
-		r->why = "truncated";
-		return false;
-	}
-	*out = r->p;
-	r->p += n;
-	r->n -= n;
-	return true;
-}
-
-static bool
-rd_u8(struct rd *r, unsigned *v)
-{
-	const unsigned char *p;
-
-	if (!rd_bytes(r, 1, &p))
-		return false;
-	*v = p[0];
-	return true;
-}
-
-static bool
-rd_u32(struct rd *r, uint32_t *v)
-{
-	const unsigned char *p;
-
-	if (!rd_bytes(r, 4, &p))
-		return false;
-	*v = 0;
-	for (int i = 0; i < 4; i++)
-		*v = *v << 8 | p[i];
-	return true;
-}
-
-static bool
-rd_u64(struct rd *r, uint64_t *v)
-{
-	const unsigned char *p;
-
-	if (!rd_bytes(r, 8, &p))
-		return false;
-	*v = 0;
-	for (int i = 0; i < 8; i++)
-		*v = *v << 8 | p[i];
-	return true;
-}
-
-static bool
-rd_str(struct rd *r, char **out)
-{
-	const unsigned char *p;
-	unsigned present;
-	uint32_t len;
-
-	*out = NULL;
-	if (!rd_u8(r, &present))
-		return false;
-	if (present == 0)
-		return true;
-	if (present != 1) {
-		r->why = "bad string marker";
-		return false;
-	}
-	if (!rd_u32(r, &len))
-		return false;
-	if (len > r->n) {
-		r->why = "string length beyond the record";
-		return false;
-	}
-	(void)rd_bytes(r, len, &p);
-	if (memchr(p, '\0', len) != NULL) {
-		r->why = "NUL inside a string";
-		return false;
-	}
-	*out = xstrndup((const char *)p, len);
-	return true;
-}
-
-static bool
-rd_header(struct rd *r, unsigned type)
-{
-	unsigned t, v;
-
-	if (!rd_u8(r, &t) || !rd_u8(r, &v))
-		return false;
-	if (t != type) {
-		r->why = "wrong record type";
-		return false;
-	}
-	if (v != REC_VERSION) {
-		r->why = "unknown record version";
-		return false;
-	}
-	return true;
-}
-
-static bool
-rd_end(struct rd *r)
-{
-	if (r->n != 0) {
-		r->why = "trailing bytes";
-		return false;
-	}
-	return true;
-}
-
-static bool
-rd_bits(struct rd *r, struct flags *f)
-{
-	uint32_t bits;
-
-	if (!rd_u32(r, &bits))
-		return false;
-	if (bits & ~(uint32_t)FLAG_ALL) {
-		r->why = "unknown flag bits";
-		return false;
-	}
-	f->bits = bits;
-	return true;
-}
-
-static bool
-rd_kw(struct rd *r, struct flags *f)
-{
-	if (!rd_str(r, &f->kw))
-		return false;
-	if (f->kw != NULL && *f->kw == '\0') {
-		free(f->kw);
-		f->kw = NULL;
-	}
-	return true;
-}
-
-static const char *
-folder_decode(const void *buf, size_t len, struct state_folder *out)
-{
-	struct rd r = { buf, len, NULL };
-	struct state_folder f = { 0 };
-	uint64_t m0, m1;
-
-	memset(out, 0, sizeof(*out));
-	if (!rd_header(&r, 'f') || !rd_u32(&r, &f.uidvalidity) ||
-	    !rd_u32(&r, &f.uidnext) || !rd_u64(&r, &f.highestmodseq) ||
-	    !rd_u32(&r, &f.exists) || !rd_u64(&r, &m0) || !rd_u64(&r, &m1) ||
-	    !rd_u32(&r, &f.local_change))
-		return r.why;
-	f.remote_unpaired = UINT32_MAX;
-	if ((r.n > 0 && !rd_u32(&r, &f.remote_unpaired)) || !rd_end(&r))
-		return r.why;
-	f.local_mtime[0] = (int64_t)m0;
-	f.local_mtime[1] = (int64_t)m1;
-	*out = f;
-	return NULL;
-}
-
-static const char *
-pair_decode(const void *buf, size_t len, struct state_pair *out)
-{
-	struct rd r = { buf, len, NULL };
-	struct state_pair p = { 0 };
-
-	memset(out, 0, sizeof(*out));
-	if (!rd_header(&r, 'p') || !rd_u64(&r, &p.id) || !rd_u32(&r, &p.uid) ||
-	    !rd_bits(&r, &p.flags) || !rd_u64(&r, &p.size) ||
-	    !rd_str(&r, &p.name) || !rd_kw(&r, &p.flags) ||
-	    !rd_str(&r, &p.msgid) || !rd_end(&r))
-		goto bad;
-	if (p.id == 0) {
-		r.why = "id 0";
-		goto bad;
-	}
-	*out = p;
-	return NULL;
-bad:
-	state_pair_free(&p);
-	return r.why;
-}
-
-static const char *
-intent_decode(const void *buf, size_t len, struct state_intent *out)
-{
-	struct rd r = { buf, len, NULL };
-	struct state_intent i = { 0 };
-	unsigned kind;
-
-	memset(out, 0, sizeof(*out));
-	if (!rd_header(&r, 'i') || !rd_u64(&r, &i.id) || !rd_u8(&r, &kind) ||
-	    !rd_u32(&r, &i.uid) || !rd_u64(&r, &i.size) ||
-	    !rd_u32(&r, &i.uidnext) || !rd_bits(&r, &i.flags) ||
-	    !rd_str(&r, &i.name) || !rd_kw(&r, &i.flags) ||
-	    !rd_str(&r, &i.msgid) || !rd_end(&r))
-		goto bad;
-	if (kind != STATE_INTENT_DOWNLOAD && kind != STATE_INTENT_UPLOAD) {
-		r.why = "unknown intent kind";
-		goto bad;
-	}
-	i.kind = (enum state_intent_kind)kind;
-	if (i.id == 0) {
-		r.why = "id 0";
-		goto bad;
-	}
-	*out = i;
-	return NULL;
-bad:
-	state_intent_free(&i);
-	return r.why;
-}
-
-int
-state_decode_folder(const void *buf, size_t len, struct state_folder *out,
-    struct err *e)
-{
-	const char *why = folder_decode(buf, len, out);
-
-	if (why != NULL)
-		return err_set(e, ERR_FAIL, "corrupt record: %s", why);
-	return 0;
-}
-
-int
-state_decode_pair(const void *buf, size_t len, struct state_pair *out,
-    struct err *e)
-{
-	const char *why = pair_decode(buf, len, out);
-
-	if (why != NULL)
-		return err_set(e, ERR_FAIL, "corrupt record: %s", why);
-	return 0;
-}
-
-int
-state_decode_intent(const void *buf, size_t len, struct state_intent *out,
-    struct err *e)
-{
-	const char *why = intent_decode(buf, len, out);
-
-	if (why != NULL)
-		return err_set(e, ERR_FAIL, "corrupt record: %s", why);
-	return 0;
-}
-
-/* Freeing. */
-
-void
-state_pair_free(struct state_pair *p)
-{
-	free(p->name);
-	free(p->msgid);
-	flags_free(&p->flags);
-	memset(p, 0, sizeof(*p));
-}
-
-void
-state_pairs_free(struct state_pairs *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		state_pair_free(&l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-void
-state_intent_free(struct state_intent *i)
-{
-	free(i->name);
-	free(i->msgid);
-	flags_free(&i->flags);
-	memset(i, 0, sizeof(*i));
-}
-
-void
-state_intents_free(struct state_intents *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		state_intent_free(&l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
 
 /* Keys and database helpers. */
 
@@ -643,7 +241,7 @@ counter_set(struct state *s, uint64_t next, struct err *e)
 	int rc;
 
 	buf_addc(&k, 'N');
-	put_u64(&v, next);
+	rec_put_u64(&v, next);
 	rc = db_put(s, &k, &v, e);
 	buf_free(&k);
 	buf_free(&v);
@@ -686,128 +284,6 @@ claim_id(struct state *s, uint64_t *id, struct err *e)
  */
 #define FLAG_LOG_MAX 4096
 
-struct flag_entry {
-	uint64_t id;
-	struct flags flags;
-};
-
-struct flag_log {
-	char *folder;
-	struct flag_entry *v;	/* ids ascending */
-	size_t n, cap;
-	bool dirty;		/* differs from its record */
-};
-
-static void
-log_free(struct flag_log *l)
-{
-	if (l == NULL)
-		return;
-	for (size_t i = 0; i < l->n; i++)
-		flags_free(&l->v[i].flags);
-	free(l->v);
-	free(l->folder);
-	free(l);
-}
-
-static void
-log_encode(struct buf *b, const struct flag_log *l)
-{
-	put_u8(b, 'g');
-	put_u8(b, REC_VERSION);
-	put_u32(b, (uint32_t)l->n);
-	for (size_t i = 0; i < l->n; i++) {
-		put_u64(b, l->v[i].id);
-		put_u32(b, l->v[i].flags.bits);
-		put_str(b, kw_or_null(l->v[i].flags.kw));
-	}
-}
-
-static const char *
-log_decode(const void *buf, size_t len, struct flag_log *l)
-{
-	struct rd r = { buf, len, NULL };
-	uint32_t n;
-
-	if (!rd_header(&r, 'g') || !rd_u32(&r, &n))
-		return r.why;
-	for (uint32_t i = 0; i < n; i++) {
-		struct flag_entry fe = { 0 };
-
-		if (!rd_u64(&r, &fe.id) || !rd_bits(&r, &fe.flags) ||
-		    !rd_kw(&r, &fe.flags)) {
-			flags_free(&fe.flags);
-			return r.why;
-		}
-		if (fe.id == 0 || (l->n > 0 && fe.id <= l->v[l->n - 1].id)) {
-			flags_free(&fe.flags);
-			return "pair ids out of order";
-		}
-		xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
-		l->v[l->n++] = fe;
-	}
-	return rd_end(&r) ? NULL : r.why;
-}
-
-/* Index of the first entry with an id >= id. */
-static size_t
-log_lower(const struct flag_log *l, uint64_t id)
-{
-	size_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (l->v[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static const struct flags *
-log_find(const struct flag_log *l, uint64_t id)
-{
-	size_t i;
-
-	if (l == NULL)
-		return NULL;
-	i = log_lower(l, id);
-	return i < l->n && l->v[i].id == id ? &l->v[i].flags : NULL;
-}
-
-static void
-log_set(struct flag_log *l, uint64_t id, const struct flags *f)
-{
-	size_t i = log_lower(l, id);
-
-	if (i < l->n && l->v[i].id == id) {
-		flags_free(&l->v[i].flags);
-	} else {
-		xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
-		memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(*l->v));
-		l->n++;
-		l->v[i].id = id;
-	}
-	l->v[i].flags.kw = NULL;
-	flags_copy(&l->v[i].flags, f);
-	l->dirty = true;
-}
-
-static void
-log_drop(struct flag_log *l, uint64_t id)
-{
-	size_t i = log_lower(l, id);
-
-	if (i >= l->n || l->v[i].id != id)
-		return;
-	flags_free(&l->v[i].flags);
-	memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(*l->v));
-	l->n--;
-	l->dirty = true;
-}
-
 /* A folder's flag log as stored (empty when it has none) into *out,
  * which the caller frees in any case. */
 static int
@@ -829,7 +305,7 @@ log_read(struct state *s, const char *folder, struct flag_log **out,
 	buf_free(&k);
 	if (rc <= 0)
 		return rc;
-	why = log_decode(val, (size_t)len, l);
+	why = rec_log_decode(val, (size_t)len, l);
 	tcfree(val);
 	return why == NULL ? 0 : corrupt(s, folder, "flag log", 0, why, e);
 }
@@ -850,7 +326,7 @@ pair_get(struct state *s, const char *folder, uint64_t id,
 	buf_free(&k);
 	if (rc <= 0)
 		return rc;
-	why = pair_decode(val, (size_t)len, p);
+	why = rec_pair_decode(val, (size_t)len, p);
 	tcfree(val);
 	if (why != NULL)
 		return corrupt(s, folder, "pair", id, why, e);
@@ -876,7 +352,7 @@ log_fold(struct state *s, struct flag_log *l, struct err *e)
 		memset(&l->v[i].flags, 0, sizeof(l->v[i].flags));
 		key_item(&k, 'P', l->folder, p.id);
 		buf_reset(&v);
-		pair_encode(&v, &p);
+		rec_pair_encode(&v, &p);
 		rc = db_put(s, &k, &v, e);
 		state_pair_free(&p);
 	}
@@ -904,7 +380,7 @@ log_store(struct state *s, struct err *e)
 	if (l->n == 0) {
 		rc = db_out(s, &k, e);
 	} else {
-		log_encode(&v, l);
+		rec_log_encode(&v, l);
 		rc = db_put(s, &k, &v, e);
 	}
 	buf_free(&k);
@@ -924,10 +400,10 @@ log_for(struct state *s, const char *folder, struct err *e)
 		return s->log;
 	if (log_store(s, e) < 0)
 		return NULL;
-	log_free(s->log);
+	flag_log_free(s->log);
 	s->log = NULL;
 	if (log_read(s, folder, &l, e) < 0) {
-		log_free(l);
+		flag_log_free(l);
 		return NULL;
 	}
 	s->log = l;
@@ -1214,7 +690,7 @@ state_close(struct state **sp)
 		flock(s->lockfd, LOCK_UN);
 		close(s->lockfd);
 	}
-	log_free(s->log);
+	flag_log_free(s->log);
 	free(s->dir);
 	free(s->path);
 	free(s->wal);
@@ -1403,7 +879,7 @@ state_folder_get(struct state *s, const char *folder, struct state_folder *out,
 	if (rc <= 0)
 		return rc;
 	rc = 0;
-	why = folder_decode(v, (size_t)len, out);
+	why = rec_folder_decode(v, (size_t)len, out);
 	if (why != NULL)
 		rc = corrupt(s, folder, "folder", 0, why, e);
 	else
@@ -1431,7 +907,7 @@ load_pair(struct state *s, const char *rest, size_t restlen, const void *val,
 
 	if (id == 0)
 		return corrupt(s, a->folder, "pair key", 0, "bad id", e);
-	why = pair_decode(val, vallen, &p);
+	why = rec_pair_decode(val, vallen, &p);
 	if (why != NULL)
 		return corrupt(s, a->folder, "pair", id, why, e);
 	if (p.id != id) {
@@ -1439,7 +915,7 @@ load_pair(struct state *s, const char *rest, size_t restlen, const void *val,
 		return corrupt(s, a->folder, "pair", id, "id differs from key",
 		    e);
 	}
-	if ((logged = log_find(a->log, id)) != NULL) {
+	if ((logged = flag_log_find(a->log, id)) != NULL) {
 		flags_free(&p.flags);
 		flags_copy(&p.flags, logged);
 	}
@@ -1460,7 +936,7 @@ load_intent(struct state *s, const char *rest, size_t restlen,
 
 	if (id == 0)
 		return corrupt(s, a->folder, "intent key", 0, "bad id", e);
-	why = intent_decode(val, vallen, &in);
+	why = rec_intent_decode(val, vallen, &in);
 	if (why != NULL)
 		return corrupt(s, a->folder, "intent", id, why, e);
 	if (in.id != id) {
@@ -1523,11 +999,11 @@ state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
 
 	if (folder_ok(folder, e) < 0 || usable(s, e) < 0 ||
 	    log_get(s, folder, &a.log, &tmp, e) < 0) {
-		log_free(tmp);
+		flag_log_free(tmp);
 		return -1;
 	}
 	rc = scan_folder(s, 'P', folder, load_pair, &a, e);
-	log_free(tmp);
+	flag_log_free(tmp);
 	if (out->v != NULL)
 		xfit(&out->v, &out->cap, out->n, sizeof(*out->v));
 	return rc;
@@ -1546,7 +1022,7 @@ load_uid(struct state *s, const char *rest, size_t restlen, const void *val,
 {
 	struct uid_arg *a = arg;
 	struct state_pair p;
-	const char *why = pair_decode(val, vallen, &p);
+	const char *why = rec_pair_decode(val, vallen, &p);
 
 	if (why != NULL)
 		return corrupt(s, a->folder, "pair", key_id(rest, restlen), why,
@@ -1589,13 +1065,12 @@ load_some(struct state *s, const char *rest, size_t restlen, const void *val,
     size_t vallen, void *arg, struct err *e)
 {
 	struct some_arg *a = arg;
-	struct rd r = { val, vallen, NULL };
-	uint64_t id;
+	const char *why;
 	uint32_t uid;
 
-	if (!rd_header(&r, 'p') || !rd_u64(&r, &id) || !rd_u32(&r, &uid))
+	if ((why = rec_pair_uid(val, vallen, &uid)) != NULL)
 		return corrupt(s, a->load.folder, "pair",
-		    key_id(rest, restlen), r.why, e);
+		    key_id(rest, restlen), why, e);
 	if (uid == 0 || bsearch(&uid, a->uids, a->n, sizeof(*a->uids),
 	    u32_cmp) == NULL)
 		return 0;
@@ -1614,11 +1089,11 @@ state_pairs_with_uids(struct state *s, const char *folder,
 		return 0;
 	if (folder_ok(folder, e) < 0 || usable(s, e) < 0 ||
 	    log_get(s, folder, &a.load.log, &tmp, e) < 0) {
-		log_free(tmp);
+		flag_log_free(tmp);
 		return -1;
 	}
 	rc = scan_folder(s, 'P', folder, load_some, &a, e);
-	log_free(tmp);
+	flag_log_free(tmp);
 	return rc;
 }
 
@@ -1726,11 +1201,11 @@ state_commit(struct state *s, struct err *e)
 	s->in_tran = false;
 	if (log_store(s, e) < 0 || reserve(s, e) < 0) {
 		tcbdbtranabort(s->db);
-		log_free(s->log);
+		flag_log_free(s->log);
 		s->log = NULL;
 		return -1;
 	}
-	log_free(s->log);
+	flag_log_free(s->log);
 	s->log = NULL;
 	if (!tcbdbtrancommit(s->db)) {
 		db_err(s, "tcbdbtrancommit", e);
@@ -1752,7 +1227,7 @@ state_abort(struct state *s)
 	if (!s->in_tran)
 		return;
 	s->in_tran = false;
-	log_free(s->log);
+	flag_log_free(s->log);
 	s->log = NULL;
 	tcbdbtranabort(s->db);
 }
@@ -1767,7 +1242,7 @@ state_folder_put(struct state *s, const char *folder,
 	if (writable(s, e) < 0 || folder_ok(folder, e) < 0)
 		return -1;
 	key_folder(&k, 'F', folder);
-	folder_encode(&v, f);
+	rec_folder_encode(&v, f);
 	rc = db_put(s, &k, &v, e);
 	buf_free(&k);
 	buf_free(&v);
@@ -1835,7 +1310,7 @@ state_folder_drop(struct state *s, const char *folder, struct err *e)
 		rc = db_out(s, &k, e);
 	}
 	if (s->log != NULL && strcmp(s->log->folder, folder) == 0) {
-		log_free(s->log);
+		flag_log_free(s->log);
 		s->log = NULL;
 	}
 	buf_free(&k);
@@ -1850,7 +1325,7 @@ drop_logged(struct state *s, const char *folder, uint64_t id, struct err *e)
 
 	if (l == NULL)
 		return -1;
-	log_drop(l, id);
+	flag_log_drop(l, id);
 	return 0;
 }
 
@@ -1862,11 +1337,11 @@ state_pair_flags(struct state *s, const char *folder, uint64_t id,
 
 	if (writable(s, e) < 0 || folder_ok(folder, e) < 0)
 		return -1;
-	if (id == 0 || !str_ok(flags->kw) || (flags->bits & ~(unsigned)FLAG_ALL))
+	if (id == 0 || !rec_str_ok(flags->kw) || (flags->bits & ~(unsigned)FLAG_ALL))
 		return err_set(e, ERR_FAIL, "state: invalid flag change");
 	if ((l = log_for(s, folder, e)) == NULL)
 		return -1;
-	log_set(l, id, flags);
+	flag_log_set(l, id, flags);
 	return 0;
 }
 
@@ -1880,7 +1355,7 @@ state_pair_put(struct state *s, const char *folder, struct state_pair *p,
 
 	if (writable(s, e) < 0 || folder_ok(folder, e) < 0)
 		return -1;
-	if (!str_ok(p->name) || !str_ok(p->flags.kw) || !str_ok(p->msgid))
+	if (!rec_str_ok(p->name) || !rec_str_ok(p->flags.kw) || !rec_str_ok(p->msgid))
 		return err_set(e, ERR_FAIL, "state: pair field too long");
 	if (p->flags.bits & ~(unsigned)FLAG_ALL)
 		return err_set(e, ERR_FAIL, "state: unknown flag bits");
@@ -1889,7 +1364,7 @@ state_pair_put(struct state *s, const char *folder, struct state_pair *p,
 	key_item(&k, 'P', folder, id);
 	old = p->id;
 	p->id = id;
-	pair_encode(&v, p);
+	rec_pair_encode(&v, p);
 	rc = db_put(s, &k, &v, e);
 	if (rc < 0)
 		p->id = old;
@@ -1936,7 +1411,7 @@ state_intent_put(struct state *s, const char *folder,
 
 	if (writable(s, e) < 0 || folder_ok(folder, e) < 0)
 		return -1;
-	if (!str_ok(i->name) || !str_ok(i->flags.kw) || !str_ok(i->msgid))
+	if (!rec_str_ok(i->name) || !rec_str_ok(i->flags.kw) || !rec_str_ok(i->msgid))
 		return err_set(e, ERR_FAIL, "state: intent field too long");
 	if (i->flags.bits & ~(unsigned)FLAG_ALL)
 		return err_set(e, ERR_FAIL, "state: unknown flag bits");
@@ -1947,7 +1422,7 @@ state_intent_put(struct state *s, const char *folder,
 	key_item(&k, 'I', folder, id);
 	old = i->id;
 	i->id = id;
-	intent_encode(&v, i);
+	rec_intent_encode(&v, i);
 	rc = db_put(s, &k, &v, e);
 	if (rc < 0)
 		i->id = old;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "state.h"
+#include "state_priv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,6 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct state_folder f;
 	struct state_pair p;
 	struct state_intent in;
+	struct flag_log *log;
 	struct err e = { 0 };
 
 	/* every decoder sees every input: a record of one kind must be
@@ -43,5 +45,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    in.msgid != NULL || in.flags.kw != NULL) {
 		abort();
 	}
+	/* a flag log read is one with its pair ids ascending */
+	log = xcalloc(1, sizeof(*log));
+	if (rec_log_decode(data, size, log) == NULL)
+		for (size_t i = 0; i < log->n; i++)
+			if (log->v[i].id == 0 ||
+			    (i > 0 && log->v[i].id <= log->v[i - 1].id))
+				abort();
+	flag_log_free(log);
 	return 0;
 }
