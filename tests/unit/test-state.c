@@ -19,9 +19,13 @@
 #include "err.h"
 #include "flags.h"
 #include "state.h"
+#include "state_priv.h"
 #include "util.h"
 
 #include "../tap.h"
+
+#include <tcutil.h>
+#include <tcbdb.h>
 
 static char *
 tmpdir_new(void)
@@ -1197,6 +1201,58 @@ test_decode(void)
 	ok(all, "mutated records are decoded or rejected cleanly");
 }
 
+/* A flag log that does not decode: refused, never half read. */
+static void
+test_bad_flag_log(void)
+{
+	static const struct {
+		const char *what, *bytes;
+		size_t n;
+	} bad[] = {
+		/* 'g' 1, count 1, id 0, bits 0, no keywords */
+		{ "id 0", "g\1\0\0\0\1\0\0\0\0\0\0\0\0\0\0\0\0\0", 19 },
+		/* count 2, ids 5 then 5 */
+		{ "ids out of order", "g\1\0\0\0\2"
+		    "\0\0\0\0\0\0\0\5\0\0\0\0\0"
+		    "\0\0\0\0\0\0\0\5\0\0\0\0\0", 32 },
+		{ "count beyond the record", "g\1\0\0\0\3", 6 },
+		{ "a pair record", "p\1", 2 },
+		{ "trailing bytes", "g\1\0\0\0\0\0", 7 },
+	};
+	char *t = tmpdir_new();
+	char *db = xasprintf("%s/state.tcb", t);
+	struct state *s = open_rw(t);
+	struct state_pair p = mkpair(1, "one", FLAG_SEEN, NULL, 10, NULL);
+	struct state_pairs l = { 0 };
+	struct err e = { 0 };
+	TCBDB *raw;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct flag_log *fl = xcalloc(1, sizeof(*fl));
+
+		ok(rec_log_decode(bad[i].bytes, bad[i].n, fl) != NULL,
+		    "flag log refused: %s", bad[i].what);
+		flag_log_free(fl);
+	}
+	ok(state_begin(s, &e) == 0 && put_bits(s, "A", &p, FLAG_SEEN) &&
+	    state_commit(s, &e) == 0, "a pair");
+	state_close(&s);
+	raw = tcbdbnew();
+	ok(tcbdbopen(raw, db, BDBOWRITER) &&
+	    tcbdbput(raw, "GA", 2, "g\1\0\0\0\3", 6) && tcbdbclose(raw),
+	    "a broken flag log written behind its back");
+	tcbdbdel(raw);
+	s = open_rw(t);
+	ok(state_pairs_load(s, "A", &l, &e) < 0 && l.n == 0 &&
+	    strstr(e.msg, "corrupt record (folder A, flag log)") != NULL,
+	    "reading the folder's pairs fails and says why");
+	state_pairs_free(&l);
+	state_close(&s);
+	state_pair_free(&p);
+	free(db);
+	tmpdir_free(&t);
+}
+
 static void
 test_garbage_db(void)
 {
@@ -1502,6 +1558,7 @@ main(void)
 	test_lock();
 	test_readonly();
 	test_decode();
+	test_bad_flag_log();
 	test_garbage_db();
 	test_crash();
 	test_power_loss();
