@@ -432,10 +432,9 @@ do_state(struct run *r, struct err *e)
 
 	for (size_t i = 0; i < r->p->n; i++) {
 		const struct plan_action *a = &r->p->v[i];
-		int rc = 0;
-
 		struct state_pair rec = { 0 };
 		bool flags_only = false;
+		int rc = 0;
 
 		if ((a->kind != PLAN_STATE && a->kind != PLAN_DROP_INTENT) ||
 		    r->failed[a->group])

@@ -195,16 +195,16 @@ enum folder_news {
 };
 
 /*
- * Whether flags changed on the server may be taken from the changes alone
- * (delta_load): when they are to reach the disk, and the run is not one
- * that leaves the server's changes for later.
+ * Whether the server's flag changes reach the disk in this run (not with
+ * --push, direction push or flags not propagated): only then may they be
+ * taken from the changes alone (list_changes, delta_load).
  */
 static bool
-delta_usable(const struct chan *c)
+server_flags_flow(const struct chan *c)
 {
 	int dir = effective_direction(c);
 
-	return !c->opts->push_only && (c->ch->propagate & CFG_PROP_FLAGS) &&
+	return (c->ch->propagate & CFG_PROP_FLAGS) &&
 	    (dir == CFG_DIR_BOTH || dir == CFG_DIR_PULL);
 }
 
@@ -253,7 +253,8 @@ folder_news(struct chan *c, struct folder_work *fw)
 		    c->ch->name, fw->name);
 		return FOLDER_UNCHANGED;
 	}
-	return same && st.highestmodseq > sf.highestmodseq && delta_usable(c) ?
+	return same && st.highestmodseq > sf.highestmodseq &&
+	    server_flags_flow(c) ?
 	    FOLDER_SERVER_FLAGS : FOLDER_CHANGED;
 }
 
@@ -368,15 +369,13 @@ static bool
 changes_usable(struct chan *c, const struct folder_work *fw, bool again)
 {
 	const struct store_ops *o = c->store[SIDE_REMOTE]->ops;
-	int dir = effective_direction(c);
 
 	if (again || o->list_changed == NULL || o->uids == NULL || !fw->known ||
 	    fw->sf.uidvalidity != fw->rst.uidvalidity ||
 	    fw->sf.highestmodseq == 0 || fw->sf.uidnext == 0 ||
 	    fw->sf.remote_unpaired != 0 || fw->rst.highestmodseq == 0 ||
 	    fw->rst.highestmodseq < fw->sf.highestmodseq ||
-	    fw->intents.n > 0 || (dir != CFG_DIR_BOTH && dir != CFG_DIR_PULL) ||
-	    !(c->ch->propagate & CFG_PROP_FLAGS))
+	    fw->intents.n > 0 || !server_flags_flow(c))
 		return false;
 	for (size_t i = 0; i < fw->pairs.n; i++)
 		if (fw->pairs.v[i].uid != 0 && fw->pairs.v[i].name == NULL)
