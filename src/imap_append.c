@@ -21,9 +21,11 @@
  * several messages each (RFC 3502): the server stores each command in one
  * transaction, with one fsync instead of one per message.  200 messages
  * took Dovecot 0.14 to 0.46 s that way and 1.2 to 1.5 s one by one.  A
- * command carries at most this much mail, which the queue holds meanwhile.
+ * command carries at most this much mail, which the queue holds meanwhile:
+ * pushing 200 messages (5.5 MB) with 4 MiB peaked 2.4 MiB higher than
+ * with 1 MiB (medians of 6 runs each), in the same time.
  */
-#define MULTI_MAX_BYTES (4u << 20)
+#define MULTI_MAX_BYTES (1u << 20)
 #define MULTI_MAX_MSGS 256
 
 /* One message waiting for its APPEND. */

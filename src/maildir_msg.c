@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,26 +169,45 @@ name_wire_size(const char *name, uint64_t *size)
 int
 maildir_read_fd(int fd, size_t max, struct buf *out)
 {
+	char chunk[16384];
+	struct stat st;
 	size_t want;
 	ssize_t n;
+	char *dst;
 
+	/*
+	 * A whole file is read into room of its size: growing by doubling
+	 * held a 1.1 MB message in 2 MiB.  Past that room (the end, or a
+	 * file that grew meanwhile) reads go through chunk.
+	 */
+	if (max == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size < SIZE_MAX / 2 - out->len &&
+	    out->cap < out->len + (size_t)st.st_size + 1)
+		xfit(&out->data, &out->cap, out->len + (size_t)st.st_size + 1,
+		    1);
 	for (;;) {
-		want = 65536;
-		if (max > 0) {
-			if (out->len >= max)
-				break;
-			if (max - out->len < want)
-				want = max - out->len;
+		if (max > 0 && out->len >= max)
+			break;
+		if (out->cap > out->len + 1) {
+			dst = out->data + out->len;
+			want = out->cap - out->len - 1;
+		} else {
+			dst = chunk;
+			want = sizeof(chunk);
 		}
-		xgrow(&out->data, &out->cap, out->len + want + 1, 1);
-		n = read(fd, out->data + out->len, want);
+		if (max > 0 && max - out->len < want)
+			want = max - out->len;
+		n = read(fd, dst, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -1;
 		if (n == 0)
 			break;
-		out->len += (size_t)n;
+		if (dst == chunk)
+			buf_add(out, chunk, (size_t)n);
+		else
+			out->len += (size_t)n;
 	}
 	xgrow(&out->data, &out->cap, out->len + 1, 1);
 	out->data[out->len] = '\0';

@@ -268,9 +268,12 @@ crlf_to_lf_in_place(char *p, size_t n)
 void
 lf_to_crlf(struct buf *out, const char *p, size_t n)
 {
-	size_t start = 0;
+	size_t start = 0, need = out->len + (size_t)wire_size(p, n) + 1;
 
-	xgrow(&out->data, &out->cap, out->len + n + n / 16 + 2, 1);
+	/* room for exactly the result: a guess grown by doubling could
+	 * hold a message twice over */
+	if (out->cap < need)
+		xfit(&out->data, &out->cap, need, 1);
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {
 			buf_add(out, p + start, i - start);

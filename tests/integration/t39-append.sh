@@ -45,6 +45,26 @@ dovecot_start
 push_many multi 300
 # 300 in INBOX: 256 + 44; New: 2
 is "$APPENDS" 3 "multi: 302 messages in 3 APPEND commands"
+
+# A command also carries at most 1 MiB of mail, which waits in memory for
+# the server's answer (to retry each alone): three messages of 600 KB go
+# out in two commands, and arrive whole.
+rm -rf "$T/mail" "$T/state"
+mkdir -p "$T/mail/INBOX/cur" "$T/mail/INBOX/new" "$T/mail/INBOX/tmp"
+for i in 1 2 3; do
+	{ make_msg "big$i"; head -c 600000 /dev/zero | tr '\0' x | fold -w 75; } \
+		>"$T/mail/INBOX/cur/$((1700000100 + i)).big$i.host:2,S"
+done
+f=$T/mail/INBOX/cur/1700000103.big3.host:2,S
+wire=$(($(wc -c <"$f") + $(tr -cd '\n' <"$f" | wc -c)))
+ms -c "$T/c.yaml" -a --debug
+is "$RC" 0 "big: push of 3 x 600 KB exits 0"
+is "$(printf '%s\n' "$ERR" | grep -Ec 'C: [0-9]+ APPEND ')" 2 \
+	"big: 1.8 MB in 2 APPEND commands"
+is "$(server_count INBOX)" 303 "big: all three on the server"
+is "$(dadm fetch -u "$IMAP_USER" size.virtual mailbox INBOX header X-Test-Id big3 |
+	sed -n 's/^size.virtual: //p')" "$wire" \
+	"big: the last one whole (its size with CRLF line ends)"
 dovecot_stop
 
 rm -rf "$T/dovecot"
