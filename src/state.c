@@ -717,6 +717,19 @@ typedef int (*scan_fn)(struct state *s, const char *rest, size_t restlen,
  */
 #define SCAN_CLEAR 4096
 
+/*
+ * The same at the end of a read that passed many leaves: the listing of
+ * folders jumps into each folder's pairs, and held a leaf of each, 1.2 MB
+ * of a 3.2 MB peak in a run that changed 200 flags.
+ */
+static int
+trim_cache(struct state *s, int rc, struct err *e)
+{
+	if (rc == 0 && !s->in_tran && !tcbdbcacheclear(s->db))
+		rc = db_err(s, "tcbdbcacheclear", e);
+	return rc;
+}
+
 static int
 scan(struct state *s, const struct buf *prefix, scan_fn fn, void *arg,
     struct err *e)
@@ -768,7 +781,7 @@ out:
 	tcxstrdel(k);
 	tcxstrdel(v);
 	tcbdbcurdel(c);
-	return rc;
+	return trim_cache(s, rc, e);
 }
 
 /* Add to out the distinct folder names of the keys starting with type. */
@@ -829,7 +842,7 @@ folders_of(struct state *s, char type, struct strv *out, struct err *e)
 	tcxstrdel(k);
 	tcxstrdel(v);
 	tcbdbcurdel(c);
-	return rc;
+	return trim_cache(s, rc, e);
 }
 
 int
