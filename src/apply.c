@@ -409,19 +409,13 @@ state_record(struct run *r, const struct plan_action *a, struct state_pair *rec)
 	rec->msgid = msgid ? xstrdup(msgid) : NULL;
 }
 
-static bool
-same_str(const char *a, const char *b)
-{
-	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
 /* Whether a new pair record differs from the old one in its flags only. */
 static bool
 same_but_flags(const struct state_pair *rec, const struct state_pair *old)
 {
 	return rec->id == old->id && rec->uid == old->uid &&
-	    rec->size == old->size && same_str(rec->name, old->name) &&
-	    same_str(rec->msgid, old->msgid);
+	    rec->size == old->size && strcmp_null(rec->name, old->name) == 0 &&
+	    strcmp_null(rec->msgid, old->msgid) == 0;
 }
 
 static int

@@ -85,18 +85,10 @@ static const char *const marked_deleted_on[2] = {
 static const char *const side_name[2] = { "remote", "local" };
 
 static int
-str_cmp_null(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return (a != NULL) - (b != NULL);
-	return strcmp(a, b);
-}
-
-static int
 key_cmp(const void *va, const void *vb)
 {
 	const struct key *a = va, *b = vb;
-	int c = str_cmp_null(a->s, b->s);
+	int c = strcmp_null(a->s, b->s);
 
 	if (c != 0)
 		return c;
@@ -143,7 +135,7 @@ index_lower(const struct index *ix, const char *s, uint64_t n, uint32_t m)
 static bool
 key_same(const struct key *k, const char *s, uint64_t n)
 {
-	return str_cmp_null(k->s, s) == 0 && k->n == n;
+	return strcmp_null(k->s, s) == 0 && k->n == n;
 }
 
 /* Message index of the (s, n) key, or PLAN_NONE. */
@@ -258,7 +250,7 @@ plan_merge(struct ctx *c, const struct flags *base, size_t ri, size_t li)
 	struct flags nb = { 0 };
 	bool del[2] = { false, false };
 	bool record = sp == NULL || sp->uid != m[SIDE_REMOTE]->uid ||
-	    str_cmp_null(sp->name, m[SIDE_LOCAL]->name) != 0;
+	    strcmp_null(sp->name, m[SIDE_LOCAL]->name) != 0;
 
 	if (!(o->propagate & CFG_PROP_FLAGS)) {
 		if (record)

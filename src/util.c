@@ -97,6 +97,14 @@ xgrow(void *array_ptr, size_t *cap, size_t need, size_t size)
 }
 
 int
+strcmp_null(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+int
 u32_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;

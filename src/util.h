@@ -24,6 +24,8 @@ void xgrow(void *array_ptr, size_t *cap, size_t need, size_t size);
 void xfit(void *array_ptr, size_t *cap, size_t n, size_t size);
 /* qsort/bsearch order of uint32_t values. */
 int u32_cmp(const void *a, const void *b);
+/* strcmp where NULL sorts before every string and equals only NULL. */
+int strcmp_null(const char *a, const char *b);
 
 /* A growable byte buffer; data is always NUL-terminated (not counted). */
 struct buf {
