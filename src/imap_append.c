@@ -28,10 +28,20 @@
 #define MULTI_MAX_BYTES (1u << 20)
 #define MULTI_MAX_MSGS 256
 
+/*
+ * A message of this size or more goes in an APPEND of its own, converted
+ * to CRLF on the way out: no copy of it is made, where a queued one is
+ * held twice (as read, and converted for the retry).
+ */
+#define ALONE_BYTES MULTI_MAX_BYTES
+
 /* One message waiting for its APPEND. */
 struct queued {
 	char *meta;		/* " (\Seen) \"date\" " before its literal */
-	struct buf wire;	/* the message with CRLF line ends */
+	struct buf wire;	/* the message with CRLF line ends, or */
+	const char *lf;		/* sent alone: the caller's, LF line ends */
+	size_t lf_len;
+	uint64_t size;		/* on the wire */
 	char *msgid;
 };
 
@@ -163,7 +173,14 @@ queued_init(struct queued *m, const char *data, size_t len,
 	}
 	buf_addc(&meta, ' ');
 	m->meta = meta.data;	/* NUL-terminated, never NULL here */
-	lf_to_crlf(&m->wire, data, len);
+	if (len >= ALONE_BYTES) {
+		m->lf = data;
+		m->lf_len = len;
+		m->size = wire_size(data, len);
+	} else {
+		lf_to_crlf(&m->wire, data, len);
+		m->size = m->wire.len;
+	}
 	m->msgid = header_message_id(data, len);
 }
 
@@ -187,6 +204,9 @@ append_item(struct imap_store *s, const struct queued *m)
 
 	if (r != MAILIMAP_NO_ERROR)
 		return r;
+	if (m->lf != NULL)
+		return imap_cmd_literal_crlf(s->imap, m->lf, m->lf_len,
+		    has_cap(s, "LITERAL+"));
 	return has_cap(s, "LITERAL+") ?
 	    imap_cmd_literal_plus(s->imap, d, m->wire.len) :
 	    imap_cmd_literal(s->imap, d, m->wire.len);
@@ -233,7 +253,7 @@ append_close(struct imap_store *s, const struct queued *v, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (uids[i] == 0 && find_appended(s, from, v[i].msgid,
-		    v[i].wire.len, &uids[i], e) < 0)
+		    v[i].size, &uids[i], e) < 0)
 			return s->broken ? -1 : 1;
 		if (uids[i] >= s->sel.uidnext && uids[i] < UINT32_MAX)
 			s->sel.uidnext = uids[i] + 1;
@@ -265,7 +285,7 @@ fill_out(struct msg *out, const struct queued *m, const struct flags *fl,
 {
 	msg_free(out);
 	out->msgid = m->msgid ? xstrdup(m->msgid) : NULL;
-	out->size = m->wire.len;
+	out->size = m->size;
 	out->uid = uid;
 	flags_copy(&out->flags, fl);
 	out->date = date;
@@ -378,7 +398,7 @@ append_in_batch(struct imap_store *s, struct queued *m, struct err *e)
 	}
 	xgrow(&aq->q, &aq->capq, aq->nq + 1, sizeof(*aq->q));
 	aq->q[aq->nq++] = *m;
-	aq->qbytes += m->wire.len;
+	aq->qbytes += m->size;
 	record(aq, false, 0);	/* settled with its command */
 	if ((r = append_item(s, m)) != MAILIMAP_NO_ERROR) {
 		struct err why = { 0 };
@@ -407,10 +427,13 @@ imap_append(struct store *st, const char *data, size_t len,
 	if (imap_check_selected(s, "APPEND", e) < 0)
 		return -1;
 	queued_init(&m, data, len, fl, date);
-	if (aq != NULL && aq->active && aq->multi) {
+	if (aq != NULL && aq->active && aq->multi && m.lf == NULL) {
 		fill_out(out, &m, fl, date, 0);
 		return append_in_batch(s, &m, e);
 	}
+	/* the open command's messages were given first */
+	if (aq != NULL && aq->open)
+		close_command(s);
 	rc = append_one(s, &m, &uid, e);
 	if (rc == 0) {
 		fill_out(out, &m, fl, date, uid);

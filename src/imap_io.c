@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -1119,15 +1120,22 @@ untagged_plain(struct mailimap *imap)
 	    !(b->len >= 3 && b->str[b->len - 3] == '}');
 }
 
-int
-imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
+/*
+ * Announce a literal of n bytes: "{n+}" (LITERAL+), or "{n}" and the
+ * server's go-ahead.
+ */
+static int
+literal_open(struct mailimap *imap, uint64_t n, bool plus)
 {
 	char hdr[32];
 	int r;
 
-	snprintf(hdr, sizeof(hdr), "{%zu}\r\n", n);
+	snprintf(hdr, sizeof(hdr), plus ? "{%" PRIu64 "+}\r\n" :
+	    "{%" PRIu64 "}\r\n", n);
 	if ((r = imap_cmd_add(imap, hdr, strlen(hdr))) != MAILIMAP_NO_ERROR ||
-	    (r = imap_cmd_flush_read(imap)) != MAILIMAP_NO_ERROR)
+	    plus)
+		return r;
+	if ((r = imap_cmd_flush_read(imap)) != MAILIMAP_NO_ERROR)
 		return r;
 	/* A server may send untagged data before the "+" (an EXISTS for
 	 * mail that just arrived): nothing an open command needs, and
@@ -1140,19 +1148,46 @@ imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
 		r = imap_cmd_parse(imap);
 		return r == MAILIMAP_NO_ERROR ? MAILIMAP_ERROR_PROTOCOL : r;
 	}
-	return imap_cmd_add(imap, p, n);
+	return MAILIMAP_NO_ERROR;
+}
+
+int
+imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
+{
+	int r = literal_open(imap, n, false);
+
+	return r != MAILIMAP_NO_ERROR ? r : imap_cmd_add(imap, p, n);
 }
 
 int
 imap_cmd_literal_plus(struct mailimap *imap, const void *p, size_t n)
 {
-	char hdr[32];
-	int r;
+	int r = literal_open(imap, n, true);
 
-	snprintf(hdr, sizeof(hdr), "{%zu+}\r\n", n);
-	if ((r = imap_cmd_add(imap, hdr, strlen(hdr))) != MAILIMAP_NO_ERROR)
-		return r;
-	return imap_cmd_add(imap, p, n);
+	return r != MAILIMAP_NO_ERROR ? r : imap_cmd_add(imap, p, n);
+}
+
+int
+imap_cmd_literal_crlf(struct mailimap *imap, const char *p, size_t n,
+    bool plus)
+{
+	size_t start = 0;
+	int r = literal_open(imap, wire_size(p, n), plus);
+
+	for (const char *lf = memchr(p, '\n', n);
+	    lf != NULL && r == MAILIMAP_NO_ERROR;
+	    lf = memchr(lf + 1, '\n', n - (size_t)(lf + 1 - p))) {
+		size_t i = (size_t)(lf - p);
+
+		if (i > 0 && p[i - 1] == '\r')
+			continue;
+		if ((r = imap_cmd_add(imap, p + start, i - start)) ==
+		    MAILIMAP_NO_ERROR)
+			r = imap_cmd_add(imap, "\r\n", 2);
+		start = i + 1;
+	}
+	return r != MAILIMAP_NO_ERROR ? r :
+	    imap_cmd_add(imap, p + start, n - start);
 }
 
 int

@@ -102,6 +102,10 @@ int imap_cmd_string(struct mailimap *imap, const char *p, size_t n);
 int imap_cmd_literal(struct mailimap *imap, const void *p, size_t n);
 /* "{n+}" and the bytes without waiting (LITERAL+, RFC 7888). */
 int imap_cmd_literal_plus(struct mailimap *imap, const void *p, size_t n);
+/* A literal of LF-ended text, sent with CRLF line ends as it goes (no
+ * copy of it is made); plus: LITERAL+. */
+int imap_cmd_literal_crlf(struct mailimap *imap, const char *p, size_t n,
+    bool plus);
 int imap_cmd_end(struct mailimap *imap);
 /* CRLF and flush, without waiting: the answer is read later with
  * imap_cmd_flush_read and imap_cmd_parse, before any other command. */

@@ -65,6 +65,32 @@ is "$(server_count INBOX)" 303 "big: all three on the server"
 is "$(dadm fetch -u "$IMAP_USER" size.virtual mailbox INBOX header X-Test-Id big3 |
 	sed -n 's/^size.virtual: //p')" "$wire" \
 	"big: the last one whole (its size with CRLF line ends)"
+
+# A message of 1 MiB or more goes in an APPEND of its own, converted to
+# CRLF on the way (never copied whole): with two small ones around it,
+# three commands, and it arrives byte for byte, with its flags.
+rm -rf "$T/mail" "$T/state"
+mkdir -p "$T/mail/INBOX/cur" "$T/mail/INBOX/new" "$T/mail/INBOX/tmp"
+make_msg huge1 >"$T/mail/INBOX/cur/1700000201.huge1.host:2,S"
+{ make_msg huge2; i=0; while [ $i -lt 40000 ]; do
+	echo "line $i of a large message, with some words to fill it up"
+	i=$((i + 1)); done; printf 'no newline at the end'; } \
+	>"$T/mail/INBOX/cur/1700000202.huge2.host:2,FS"
+make_msg huge3 >"$T/mail/INBOX/cur/1700000203.huge3.host:2,"
+f=$T/mail/INBOX/cur/1700000202.huge2.host:2,FS
+wire=$(($(wc -c <"$f") + $(tr -cd '\n' <"$f" | wc -c)))
+ms -c "$T/c.yaml" -a --debug
+is "$RC" 0 "huge: push exits 0"
+is "$(printf '%s\n' "$ERR" | grep -Ec 'C: [0-9]+ APPEND ')" 3 \
+	"huge: the large one in a command of its own"
+is "$(server_count INBOX)" 306 "huge: all three on the server"
+is "$(dadm fetch -u "$IMAP_USER" size.virtual mailbox INBOX header X-Test-Id huge2 |
+	sed -n 's/^size.virtual: //p')" "$wire" "huge: its size with CRLF line ends"
+dadm fetch -u "$IMAP_USER" text mailbox INBOX header X-Test-Id huge2 |
+	sed '1s/^text://' | sed '1{/^$/d}' >"$T/huge2.server"
+is "$(tr -d '\r' <"$T/huge2.server" | cmp - "$f" && echo same)" same \
+	"huge: its bytes, line ends aside"
+is "$(server_flags INBOX huge2)" '\Flagged \Seen' "huge: its flags"
 dovecot_stop
 
 rm -rf "$T/dovecot"
