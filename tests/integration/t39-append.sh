@@ -41,6 +41,40 @@ push_many() {
 	is "$(local_flags "$T/mail/INBOX" "${name}_4_")" "S" "$name: and no other"
 }
 
+# push_huge NAME PLUS: a message of 1 MiB or more between two small ones; it
+# goes in an APPEND of its own, converted to CRLF on the way (never copied
+# whole), so three commands; it arrives byte for byte, with its flags.
+# PLUS: "+" where the server offers LITERAL+, else "".
+push_huge() {
+	local name=$1 plus=$2 f wire n0 i=0
+	n0=$(server_count INBOX)
+	rm -rf "$T/mail" "$T/state"
+	mkdir -p "$T/mail/INBOX/cur" "$T/mail/INBOX/new" "$T/mail/INBOX/tmp"
+	make_msg "${name}1" >"$T/mail/INBOX/cur/1700000201.${name}1.host:2,S"
+	f=$T/mail/INBOX/cur/1700000202.${name}2.host:2,FS
+	{ make_msg "${name}2"; while [ $i -lt 40000 ]; do
+		echo "line $i of a large message, with some words to fill it up"
+		i=$((i + 1)); done; printf 'no newline at the end'; } >"$f"
+	make_msg "${name}3" >"$T/mail/INBOX/cur/1700000203.${name}3.host:2,"
+	wire=$(($(wc -c <"$f") + $(tr -cd '\n' <"$f" | wc -c)))
+	write_config "$T/c.yaml"
+	ms -c "$T/c.yaml" -a --debug
+	is "$RC" 0 "$name: push exits 0"
+	is "$(printf '%s\n' "$ERR" | grep -Ec 'C: [0-9]+ APPEND ')" 3 \
+		"$name: the large one in a command of its own"
+	is "$(printf '%s\n' "$ERR" | grep -Fc "{$wire$plus}")" 1 \
+		"$name: announced as {$wire$plus}, its size with CRLF line ends"
+	is "$(server_count INBOX)" $((n0 + 3)) "$name: all three on the server"
+	is "$(dadm fetch -u "$IMAP_USER" size.virtual mailbox INBOX \
+		header X-Test-Id "${name}2" | sed -n 's/^size.virtual: //p')" \
+		"$wire" "$name: its size with CRLF line ends"
+	dadm fetch -u "$IMAP_USER" text mailbox INBOX header X-Test-Id "${name}2" |
+		sed '1s/^text://' | sed '1{/^$/d}' >"$T/$name.server"
+	is "$(tr -d '\r' <"$T/$name.server" | cmp - "$f" && echo same)" same \
+		"$name: its bytes, line ends aside"
+	is "$(server_flags INBOX "${name}2")" '\Flagged \Seen' "$name: its flags"
+}
+
 dovecot_start
 push_many multi 300
 # 300 in INBOX: 256 + 44; New: 2
@@ -66,31 +100,7 @@ is "$(dadm fetch -u "$IMAP_USER" size.virtual mailbox INBOX header X-Test-Id big
 	sed -n 's/^size.virtual: //p')" "$wire" \
 	"big: the last one whole (its size with CRLF line ends)"
 
-# A message of 1 MiB or more goes in an APPEND of its own, converted to
-# CRLF on the way (never copied whole): with two small ones around it,
-# three commands, and it arrives byte for byte, with its flags.
-rm -rf "$T/mail" "$T/state"
-mkdir -p "$T/mail/INBOX/cur" "$T/mail/INBOX/new" "$T/mail/INBOX/tmp"
-make_msg huge1 >"$T/mail/INBOX/cur/1700000201.huge1.host:2,S"
-{ make_msg huge2; i=0; while [ $i -lt 40000 ]; do
-	echo "line $i of a large message, with some words to fill it up"
-	i=$((i + 1)); done; printf 'no newline at the end'; } \
-	>"$T/mail/INBOX/cur/1700000202.huge2.host:2,FS"
-make_msg huge3 >"$T/mail/INBOX/cur/1700000203.huge3.host:2,"
-f=$T/mail/INBOX/cur/1700000202.huge2.host:2,FS
-wire=$(($(wc -c <"$f") + $(tr -cd '\n' <"$f" | wc -c)))
-ms -c "$T/c.yaml" -a --debug
-is "$RC" 0 "huge: push exits 0"
-is "$(printf '%s\n' "$ERR" | grep -Ec 'C: [0-9]+ APPEND ')" 3 \
-	"huge: the large one in a command of its own"
-is "$(server_count INBOX)" 306 "huge: all three on the server"
-is "$(dadm fetch -u "$IMAP_USER" size.virtual mailbox INBOX header X-Test-Id huge2 |
-	sed -n 's/^size.virtual: //p')" "$wire" "huge: its size with CRLF line ends"
-dadm fetch -u "$IMAP_USER" text mailbox INBOX header X-Test-Id huge2 |
-	sed '1s/^text://' | sed '1{/^$/d}' >"$T/huge2.server"
-is "$(tr -d '\r' <"$T/huge2.server" | cmp - "$f" && echo same)" same \
-	"huge: its bytes, line ends aside"
-is "$(server_flags INBOX huge2)" '\Flagged \Seen' "huge: its flags"
+push_huge huge +
 dovecot_stop
 
 rm -rf "$T/dovecot"
@@ -99,5 +109,14 @@ dovecot_start 'protocol imap {
 }'
 push_many single 20
 is "$APPENDS" 22 "without MULTIAPPEND: one APPEND per message"
+dovecot_stop
+
+# Without LITERAL+ the large one waits for the server's go-ahead, then
+# goes out converted all the same.
+rm -rf "$T/dovecot"
+dovecot_start 'protocol imap {
+  imap_capability = IMAP4rev1 SASL-IR ENABLE IDLE UIDPLUS MOVE CONDSTORE QRESYNC
+}'
+push_huge plain ""
 
 done_testing
