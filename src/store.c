@@ -54,6 +54,9 @@ msg_list_free(struct msg_list *l)
 	l->n = l->cap = 0;
 }
 
+/* A reading buffer up to this size serves the next message too. */
+#define STORE_KEEP_BYTES (1u << 20)
+
 int
 store_fetch_many(struct store *s, struct msg **msgs, size_t n,
     store_body_fn *fn, void *arg, struct err *e)
@@ -79,6 +82,9 @@ store_fetch_many(struct store *s, struct msg **msgs, size_t n,
 			continue;
 		}
 		fn(arg, i, data.data ? data.data : "", data.len, NULL);
+		/* a large message's room is not kept for the rest */
+		if (data.cap > STORE_KEEP_BYTES)
+			buf_free(&data);
 	}
 	buf_free(&data);
 	return 0;
