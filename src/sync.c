@@ -518,6 +518,24 @@ settle_uploads(struct chan *c, struct folder_work *fw, struct err *e)
 	return 0;
 }
 
+/*
+ * What load_folder will read again for a folder the moves changed (its
+ * pairs and intents, a side to list again) is let go as soon as the moves
+ * are done: otherwise the folders synced before it hold it meanwhile, and
+ * 500 moves between two folders peaked there.
+ */
+static void
+drop_stale(struct folder_work *fw)
+{
+	if (!fw->reload)
+		return;
+	state_pairs_free(&fw->pairs);
+	state_intents_free(&fw->intents);
+	for (int s = 0; s < 2; s++)
+		if (fw->relist[s])
+			msg_list_free(&fw->ml[s]);
+}
+
 /* Select and list both sides of a folder and load its state. */
 static int
 load_folder(struct chan *c, struct folder_work *fw, struct err *e)
@@ -1187,6 +1205,8 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 			chan_fail(&c, NULL, &err);
 			goto out;
 		}
+		for (size_t i = 0; i < nwork; i++)
+			drop_stale(&work[i]);
 		/* moves select folders of their own */
 		c.selected[SIDE_REMOTE] = c.selected[SIDE_LOCAL] = NULL;
 		if (c.stats->move_errors > 0)
