@@ -1167,27 +1167,20 @@ imap_cmd_literal_plus(struct mailimap *imap, const void *p, size_t n)
 	return r != MAILIMAP_NO_ERROR ? r : imap_cmd_add(imap, p, n);
 }
 
+static int
+cmd_piece(void *imap, const void *p, size_t n)
+{
+	return imap_cmd_add(imap, p, n);
+}
+
 int
 imap_cmd_literal_crlf(struct mailimap *imap, const char *p, size_t n,
     bool plus)
 {
-	size_t start = 0;
 	int r = literal_open(imap, wire_size(p, n), plus);
 
-	for (const char *lf = memchr(p, '\n', n);
-	    lf != NULL && r == MAILIMAP_NO_ERROR;
-	    lf = memchr(lf + 1, '\n', n - (size_t)(lf + 1 - p))) {
-		size_t i = (size_t)(lf - p);
-
-		if (i > 0 && p[i - 1] == '\r')
-			continue;
-		if ((r = imap_cmd_add(imap, p + start, i - start)) ==
-		    MAILIMAP_NO_ERROR)
-			r = imap_cmd_add(imap, "\r\n", 2);
-		start = i + 1;
-	}
 	return r != MAILIMAP_NO_ERROR ? r :
-	    imap_cmd_add(imap, p + start, n - start);
+	    lf_to_crlf_each(p, n, cmd_piece, imap);
 }
 
 int

@@ -273,23 +273,43 @@ crlf_to_lf_in_place(char *p, size_t n)
 	return w + n - start;
 }
 
+int
+lf_to_crlf_each(const char *p, size_t n, crlf_piece_fn *fn, void *arg)
+{
+	size_t start = 0;
+	int r;
+
+	for (const char *lf = memchr(p, '\n', n); lf != NULL;
+	    lf = memchr(lf + 1, '\n', n - (size_t)(lf + 1 - p))) {
+		size_t i = (size_t)(lf - p);
+
+		if (i > 0 && p[i - 1] == '\r')
+			continue;
+		if ((r = fn(arg, p + start, i - start)) != 0 ||
+		    (r = fn(arg, "\r\n", 2)) != 0)
+			return r;
+		start = i + 1;
+	}
+	return fn(arg, p + start, n - start);
+}
+
+static int
+buf_piece(void *arg, const void *p, size_t n)
+{
+	buf_add(arg, p, n);
+	return 0;
+}
+
 void
 lf_to_crlf(struct buf *out, const char *p, size_t n)
 {
-	size_t start = 0, need = out->len + (size_t)wire_size(p, n) + 1;
+	size_t need = out->len + (size_t)wire_size(p, n) + 1;
 
 	/* room for exactly the result: a guess grown by doubling could
 	 * hold a message twice over */
 	if (out->cap < need)
 		xfit(&out->data, &out->cap, need, 1);
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {
-			buf_add(out, p + start, i - start);
-			buf_add(out, "\r\n", 2);
-			start = i + 1;
-		}
-	}
-	buf_add(out, p + start, n - start);
+	lf_to_crlf_each(p, n, buf_piece, out);
 }
 
 uint64_t

@@ -61,6 +61,11 @@ void crlf_to_lf(struct buf *out, const char *p, size_t n);
 /* crlf_to_lf over p itself; the new length. */
 size_t crlf_to_lf_in_place(char *p, size_t n);
 void lf_to_crlf(struct buf *out, const char *p, size_t n);
+/* The pieces of p[0..n) with CRLF line ends (each LF not after a CR
+ * becomes CRLF), in order, to fn; stops at fn's first nonzero return,
+ * which it returns. */
+typedef int crlf_piece_fn(void *arg, const void *piece, size_t n);
+int lf_to_crlf_each(const char *p, size_t n, crlf_piece_fn *fn, void *arg);
 /* Size of p once every bare LF becomes CRLF (the IMAP RFC822.SIZE). */
 uint64_t wire_size(const char *p, size_t n);
 

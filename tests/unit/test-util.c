@@ -9,6 +9,16 @@
 #include "err.h"
 #include "util.h"
 
+/* crlf_piece_fn that stops after `left` pieces (counted in *arg). */
+static int
+count_pieces(void *arg, const void *piece, size_t n)
+{
+	int *left = arg;
+
+	(void)piece, (void)n;
+	return --*left <= 0 ? 7 : 0;
+}
+
 int
 main(void)
 {
@@ -20,6 +30,16 @@ main(void)
 	lf_to_crlf(&b, "a\nb\r\nc\n", 7);
 	is_str(b.data, "a\r\nb\r\nc\r\n", "LF to CRLF keeps existing CRLF");
 	is_int((long long)wire_size("a\nb\r\nc\n", 7), 9, "wire size counts bare LFs");
+	buf_reset(&b);
+	lf_to_crlf(&b, "\nx", 2);
+	is_str(b.data, "\r\nx", "LF to CRLF: a LF first, no LF last");
+	{
+		int left = 3;
+
+		is_int(lf_to_crlf_each("a\nb\nc\n", 6, count_pieces, &left), 7,
+		    "LF to CRLF in pieces: the callback's nonzero is returned");
+		is_int(left, 0, "LF to CRLF in pieces: and none given after it");
+	}
 	buf_reset(&b);
 	crlf_to_lf(&b, "a\r\nb\rc\r\n", 8);
 	is_str(b.data, "a\nb\rc\n", "CRLF to LF keeps a lone CR");
