@@ -93,6 +93,7 @@ struct copy {
 	const struct plan_action *a;
 	struct state_intent it;
 	struct state_pair pair;
+	bool ended;		/* fetched and appended, or failed */
 	bool appended;		/* append returned; durable after batch_end */
 	bool done;
 	bool forget;		/* surely not copied: drop its intent */
@@ -104,11 +105,51 @@ struct batch {
 	struct copy *v;
 	size_t *order;		/* appended copies, in append order */
 	size_t nappended;
+	struct copy *piecing;	/* being appended piece by piece */
 };
+
+/*
+ * Store what came of one message on the destination: the whole of it, or a
+ * piece of one too large to hold at once (begun at its first piece, ended
+ * at its last).  On success *out describes it once it is complete.
+ */
+static int
+store_body(struct batch *b, struct copy *cp, const char *data, size_t len,
+    bool more, struct msg *out, struct err *e)
+{
+	const struct plan_action *a = cp->a;
+	struct msg *src = action_msg(b->r, a, SIDE_OTHER(b->to));
+	struct store *dst = b->r->ctx->store[b->to];
+
+	if (b->piecing == NULL && !more) {
+		if (b->to == SIDE_LOCAL)
+			out->name = xstrdup(cp->it.name);
+		return dst->ops->append(dst, data, len, &a->flags, src->date,
+		    out, e);
+	}
+	if (b->piecing == NULL) {
+		if (dst->ops->append_begin == NULL)
+			return err_set(e, ERR_FAIL, "the %s side takes no "
+			    "message in pieces", side_name[b->to]);
+		if (dst->ops->append_begin(dst, &a->flags, src->date,
+		    src->size, b->to == SIDE_LOCAL ? cp->it.name : NULL,
+		    e) < 0)
+			return -1;
+		b->piecing = cp;
+	}
+	if (dst->ops->append_write(dst, data, len, e) < 0) {
+		b->piecing = NULL;
+		return -1;
+	}
+	if (more)
+		return 0;
+	b->piecing = NULL;
+	return dst->ops->append_end(dst, out, e);
+}
 
 /* store_body_fn: append one fetched message to the other side. */
 static int
-copy_body(void *arg, size_t i, const char *data, size_t len,
+copy_body(void *arg, size_t i, const char *data, size_t len, bool more,
     const struct err *why)
 {
 	struct batch *b = arg;
@@ -120,19 +161,36 @@ copy_body(void *arg, size_t i, const char *data, size_t len,
 	struct err e = { 0 };
 	uint64_t *left = &b->r->ctx->stats->copy_left;
 
-	*left -= src->size < *left ? src->size : *left;
+	/* the rest of a message whose copy failed at an earlier piece */
+	if (cp->ended)
+		return -1;
+	if (b->piecing != NULL && b->piecing != cp) {
+		/* pieces of one message come together: another is lost */
+		dst->ops->append_abort(dst);
+		b->piecing = NULL;
+	}
+	if (!more || why != NULL) {
+		cp->ended = true;
+		*left -= src->size < *left ? src->size : *left;
+	}
 	/* A refused copy surely did not happen; after a lost connection it
 	 * may have, so the intent stays for the next run to look for it. */
 	if (why != NULL) {
+		if (b->piecing != NULL)
+			dst->ops->append_abort(dst);
+		b->piecing = NULL;
 		e = *why;
 		goto fail;
 	}
-	if (b->to == SIDE_LOCAL)
-		out.name = xstrdup(cp->it.name);
-	if (dst->ops->append(dst, data, len, &a->flags, src->date, &out,
-	    &e) < 0) {
+	if (store_body(b, cp, data, len, more, &out, &e) < 0) {
 		msg_free(&out);
+		cp->ended = true;
 		goto fail;
+	}
+	b->r->ctx->stats->bytes[b->to] += len;
+	if (more) {
+		sync_tick(b->r->ctx->stats);
+		return 0;
 	}
 	cp->pair.uid = b->to == SIDE_REMOTE ? out.uid : src->uid;
 	cp->pair.name = xstrdup(b->to == SIDE_LOCAL ? out.name : src->name);
@@ -142,7 +200,6 @@ copy_body(void *arg, size_t i, const char *data, size_t len,
 	    out.msgid ? xstrdup(out.msgid) : NULL;
 	cp->appended = true;
 	b->order[b->nappended++] = i;
-	b->r->ctx->stats->bytes[b->to] += len;
 	sync_tick(b->r->ctx->stats);
 	msg_free(&out);
 	return 0;
@@ -222,9 +279,11 @@ copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
 
 	if (dst->ops->batch_begin != NULL)
 		dst->ops->batch_begin(dst);
-	if (store_fetch_many(src, msgs, n, copy_body, &b, &fe) < 0 &&
+	if (src->ops->fetch_many(src, msgs, n, copy_body, &b, &fe) < 0 &&
 	    fe.code == ERR_TEMP)
 		r->conn_lost = true;
+	if (b.piecing != NULL)	/* a message the source never finished */
+		dst->ops->append_abort(dst);
 	prefetch_next(r, src, next, nnext);
 	if (dst->ops->batch_end != NULL &&
 	    dst->ops->batch_end(dst, ok, uids, &fe) < 0)

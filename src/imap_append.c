@@ -151,9 +151,9 @@ find_appended(struct imap_store *s, uint32_t from, const char *msgid,
 	return 0;
 }
 
+/* m zeroed, with what goes before its literal. */
 static void
-queued_init(struct queued *m, const char *data, size_t len,
-    const struct flags *fl, int64_t date)
+queued_meta(struct queued *m, const struct flags *fl, int64_t date)
 {
 	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
 		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
@@ -173,6 +173,13 @@ queued_init(struct queued *m, const char *data, size_t len,
 	}
 	buf_addc(&meta, ' ');
 	m->meta = meta.data;	/* NUL-terminated, never NULL here */
+}
+
+static void
+queued_init(struct queued *m, const char *data, size_t len,
+    const struct flags *fl, int64_t date)
+{
+	queued_meta(m, fl, date);
 	if (len >= ALONE_BYTES) {
 		m->lf = data;
 		m->lf_len = len;
@@ -444,6 +451,143 @@ imap_append(struct store *st, const char *data, size_t len,
 	return rc;
 }
 
+/* ---- one message in pieces ------------------------------------------ */
+
+/*
+ * An APPEND whose literal is sent as the pieces come (append_begin ..
+ * append_end), announced at the size the caller measured: a message that
+ * turns out longer or shorter than that cannot end its literal, and the
+ * connection is given up.
+ */
+struct append_pieces {
+	struct queued m;
+	struct flags fl;
+	int64_t date;
+	uint32_t from;		/* UIDNEXT before */
+	uint64_t sent;		/* literal bytes so far */
+	bool after_cr;
+};
+
+static void
+pieces_free(struct imap_store *s)
+{
+	if (s->ap == NULL)
+		return;
+	queued_free(&s->ap->m);
+	flags_free(&s->ap->fl);
+	free(s->ap);
+	s->ap = NULL;
+}
+
+int
+imap_append_begin(struct store *st, const struct flags *fl, int64_t date,
+    uint64_t size, const char *name, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct append_pieces *p;
+	char what[300];
+	int r;
+
+	(void)name;	/* the server names it */
+	imap_append_abort(st);
+	if (imap_check_selected(s, "APPEND", e) < 0)
+		return -1;
+	/* the open command's messages were given first */
+	if (s->aq != NULL && s->aq->open)
+		close_command(s);
+	p = s->ap = xcalloc(1, sizeof(*p));
+	queued_meta(&p->m, fl, date);
+	p->m.size = size;
+	flags_copy(&p->fl, fl);
+	p->date = date;
+	p->from = s->sel.uidnext;
+	r = append_open(s);
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_add(s->imap, p->m.meta, strlen(p->m.meta));
+	if (r == MAILIMAP_NO_ERROR)
+		r = imap_cmd_literal_open(s->imap, size, has_cap(s, "LITERAL+"));
+	if (r != MAILIMAP_NO_ERROR) {
+		pieces_free(s);
+		append_what(s, 1, what, sizeof(what));
+		return imap_fail(s, r, what, e);
+	}
+	return 0;
+}
+
+int
+imap_append_write(struct store *st, const char *data, size_t len,
+    struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct append_pieces *p = s->ap;
+	bool cr, first;
+	char what[300];
+	int r;
+
+	if (p == NULL)
+		return err_set(e, ERR_FAIL, "%s: APPEND: no message begun",
+		    s->label);
+	append_what(s, 1, what, sizeof(what));
+	cr = p->after_cr;
+	first = p->sent == 0;
+	p->sent += wire_size_piece(data, len, &cr);
+	if (p->sent > p->m.size) {
+		pieces_free(s);
+		return imap_set_broken(s, ERR_TEMP, what, "the message grew "
+		    "while it was sent", e);
+	}
+	if (first)
+		p->m.msgid = header_message_id(data, len);
+	r = imap_cmd_add_crlf(s->imap, data, len, &p->after_cr);
+	if (r != MAILIMAP_NO_ERROR) {
+		pieces_free(s);
+		return imap_fail(s, r, what, e);
+	}
+	return 0;
+}
+
+int
+imap_append_end(struct store *st, struct msg *out, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct append_pieces *p = s->ap;
+	uint32_t uid = 0;
+	char what[300];
+	int rc;
+
+	if (p == NULL)
+		return err_set(e, ERR_FAIL, "%s: APPEND: no message begun",
+		    s->label);
+	if (p->sent != p->m.size) {
+		append_what(s, 1, what, sizeof(what));
+		pieces_free(s);
+		return imap_set_broken(s, ERR_TEMP, what, "the message shrank "
+		    "while it was sent", e);
+	}
+	rc = append_close(s, &p->m, 1, p->from, &uid, e) == 0 ? 0 : -1;
+	if (rc == 0) {
+		fill_out(out, &p->m, &p->fl, p->date, uid);
+		if (s->aq != NULL && s->aq->active)
+			record(s->aq, true, uid);
+	}
+	pieces_free(s);
+	return rc;
+}
+
+void
+imap_append_abort(struct store *st)
+{
+	struct imap_store *s = imap_of(st);
+	char what[300];
+
+	if (s->ap == NULL)
+		return;
+	/* a literal cannot be taken back: the server waits for its bytes */
+	append_what(s, 1, what, sizeof(what));
+	imap_set_broken(s, ERR_TEMP, what, "an APPEND was cut short", NULL);
+	pieces_free(s);
+}
+
 void
 imap_batch_begin(struct store *st)
 {
@@ -483,6 +627,7 @@ imap_batch_end(struct store *st, bool *ok, uint32_t *uids, struct err *e)
 void
 imap_append_queue_free(struct imap_store *s)
 {
+	pieces_free(s);
 	if (s->aq == NULL)
 		return;
 	for (size_t i = 0; i < s->aq->nq; i++)

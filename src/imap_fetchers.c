@@ -204,10 +204,57 @@ part_conn(struct imap_store *s, size_t j)
 	return j == 0 ? s : s->aux[j - 1];
 }
 
-int
-imap_prefetch(struct store *st, struct msg **msgs, size_t n, struct err *e)
+/*
+ * Some of a batch: msgs[i] is the batch's idx[i].  Messages that come in
+ * pieces are fetched apart from the others, after them.
+ */
+struct subset {
+	struct msg **msgs;
+	size_t *idx;
+	size_t n;
+	store_body_fn *fn;
+	void *arg;
+};
+
+static bool
+in_pieces(const struct msg *m)
 {
-	struct imap_store *s = imap_of(st);
+	return m->size >= IMAP_PIECES_FROM;
+}
+
+static void
+pick(struct msg **msgs, size_t n, bool pieces, struct subset *u)
+{
+	u->msgs = xcalloc(n + 1, sizeof(*u->msgs));
+	u->idx = xcalloc(n + 1, sizeof(*u->idx));
+	u->n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (in_pieces(msgs[i]) == pieces) {
+			u->msgs[u->n] = msgs[i];
+			u->idx[u->n++] = i;
+		}
+}
+
+static void
+subset_free(struct subset *u)
+{
+	free(u->msgs);
+	free(u->idx);
+}
+
+static int
+subset_deliver(void *arg, size_t i, const char *data, size_t len, bool more,
+    const struct err *why)
+{
+	struct subset *u = arg;
+
+	return u->fn(u->arg, u->idx[i], data, len, more, why);
+}
+
+static int
+prefetch_whole(struct imap_store *s, struct msg **msgs, size_t n,
+    struct err *e)
+{
 	size_t k = n > 0 && n <= SET_CHUNK ? plan_parts(s, msgs, n) : 1;
 	size_t start[MAX_PARTS + 1];
 
@@ -227,7 +274,7 @@ imap_prefetch(struct store *st, struct msg **msgs, size_t n, struct err *e)
 }
 
 static int
-part_deliver(void *arg, size_t i, const char *data, size_t len,
+part_deliver(void *arg, size_t i, const char *data, size_t len, bool more,
     const struct err *why)
 {
 	struct part *p = arg;
@@ -239,7 +286,7 @@ part_deliver(void *arg, size_t i, const char *data, size_t len,
 		return -1;
 	pthread_mutex_lock(&f->lock);
 	f->told[p->idx[i]] = true;
-	rc = f->fn(f->arg, p->idx[i], data, len, why);
+	rc = f->fn(f->arg, p->idx[i], data, len, more, why);
 	pthread_mutex_unlock(&f->lock);
 	return rc;
 }
@@ -268,11 +315,11 @@ leftovers(struct msg **msgs, size_t n, const bool *told, struct part *p)
 		}
 }
 
-int
-imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
+/* Fetch msgs[0..n), whole, over as many sessions as they are worth. */
+static int
+fetch_whole(struct imap_store *s, struct msg **msgs, size_t n,
     store_body_fn *fn, void *arg, struct err *e)
 {
-	struct imap_store *s = imap_of(st);
 	size_t k = n > 0 && n <= SET_CHUNK ? plan_parts(s, msgs, n) : 1;
 	struct fanout f = { .main = s, .fn = fn, .arg = arg };
 	struct part *pv, rest = { .conn = s, .f = &f };
@@ -336,5 +383,47 @@ imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
 	free(idx);
 	free(f.told);
 	pthread_mutex_destroy(&f.lock);
+	return rc;
+}
+
+int
+imap_prefetch(struct store *st, struct msg **msgs, size_t n, struct err *e)
+{
+	struct subset whole;
+	int rc;
+
+	pick(msgs, n, false, &whole);
+	rc = prefetch_whole(imap_of(st), whole.msgs, whole.n, e);
+	subset_free(&whole);
+	return rc;
+}
+
+int
+imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
+    store_body_fn *fn, void *arg, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+	struct subset whole = { .fn = fn, .arg = arg }, big;
+	int rc;
+
+	pick(msgs, n, true, &big);
+	if (big.n == 0) {
+		subset_free(&big);
+		return fetch_whole(s, msgs, n, fn, arg, e);
+	}
+	pick(msgs, n, false, &whole);
+	/* first the others, whose FETCH may have been sent ahead */
+	rc = fetch_whole(s, whole.msgs, whole.n, subset_deliver, &whole, e);
+	for (size_t k = 0; k < big.n; k++) {
+		struct err pe = { 0 };
+
+		if (imap_fetch_pieces(s, big.msgs[k], big.idx[k], fn, arg,
+		    &pe) < 0 && rc == 0) {
+			rc = -1;
+			*e = pe;
+		}
+	}
+	subset_free(&whole);
+	subset_free(&big);
 	return rc;
 }

@@ -56,6 +56,9 @@ struct imap_io {
 	size_t out_pos;
 	uint64_t lit_left;
 	uint64_t resp_bytes, resp_lits;	/* this response so far */
+	/* FETCH responses handed over one by one count one at a time */
+	bool each_fetch, resp_fetch;
+	uint64_t mark_bytes, mark_lits;	/* the counts before this one */
 	unsigned long nlines;
 	bool permflags_ok;
 	char tagged[512];
@@ -251,6 +254,12 @@ imap_io_take_status_lines(struct imap_io *io, struct strv *out)
 {
 	*out = io->status_lines;
 	memset(&io->status_lines, 0, sizeof(io->status_lines));
+}
+
+void
+imap_io_each_fetch(struct imap_io *io, bool on)
+{
+	io->each_fetch = on;
 }
 
 const char *
@@ -711,6 +720,22 @@ keep_tagged(struct imap_io *io, const char *p, size_t n)
 	io->tagged[i] = '\0';
 }
 
+/* Whether p[0..n) starts a FETCH response: "* <number> FETCH ...". */
+static bool
+is_fetch(const char *p, size_t n)
+{
+	size_t i = 2;
+
+	if (n < 2 || p[0] != '*' || p[1] != ' ')
+		return false;
+	while (i < n && p[i] >= '0' && p[i] <= '9')
+		i++;
+	if (i == 2 || i >= n || p[i] != ' ')
+		return false;
+	i++;
+	return token_is(p + i, token_len(p + i, n - i), "FETCH");
+}
+
 /* A complete line (CRLF included) is in io->line: check it and pass it.
  * 1 for a tagged status response, else 0, or -1. */
 static int
@@ -725,6 +750,8 @@ line_done(struct imap_io *io)
 	io->resp_cont = false;
 	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
 		n--;
+	if (start)
+		io->resp_fetch = io->each_fetch && is_fetch(p, n);
 	trace(io, "S", p, n);
 	text = status_text_offset(p, n, &tagged);
 	if (tagged)
@@ -813,6 +840,11 @@ line_done(struct imap_io *io)
 			log_trace(io->tag, "S", note, strlen(note));
 		}
 	}
+	/* a FETCH response handed over is not kept: forget its size */
+	if (!io->resp_cont && io->resp_fetch) {
+		io->resp_bytes = io->mark_bytes;
+		io->resp_lits = io->mark_lits;
+	}
 	buf_add(&io->out, io->line.data, io->line.len);
 consumed:
 	buf_reset(&io->line);
@@ -852,7 +884,11 @@ fill(struct imap_io *io)
 		if (io->line.len + take > IMAP_IO_LINE_MAX)
 			return io_fail(io, ERR_FAIL, "the server sent a line "
 			    "longer than %d bytes", IMAP_IO_LINE_MAX);
-		/* libetpan keeps a whole response in memory. */
+		/* libetpan keeps a whole response in memory */
+		if (io->line.len == 0 && !io->resp_cont) {
+			io->mark_bytes = io->resp_bytes;
+			io->mark_lits = io->resp_lits;
+		}
 		io->resp_bytes += take;
 		if (io->resp_bytes > IMAP_IO_RESPONSE_MAX)
 			return io_fail(io, ERR_FAIL, "the server sent more "
@@ -1120,12 +1156,8 @@ untagged_plain(struct mailimap *imap)
 	    !(b->len >= 3 && b->str[b->len - 3] == '}');
 }
 
-/*
- * Announce a literal of n bytes: "{n+}" (LITERAL+), or "{n}" and the
- * server's go-ahead.
- */
-static int
-literal_open(struct mailimap *imap, uint64_t n, bool plus)
+int
+imap_cmd_literal_open(struct mailimap *imap, uint64_t n, bool plus)
 {
 	char hdr[32];
 	int r;
@@ -1154,7 +1186,7 @@ literal_open(struct mailimap *imap, uint64_t n, bool plus)
 int
 imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
 {
-	int r = literal_open(imap, n, false);
+	int r = imap_cmd_literal_open(imap, n, false);
 
 	return r != MAILIMAP_NO_ERROR ? r : imap_cmd_add(imap, p, n);
 }
@@ -1162,7 +1194,7 @@ imap_cmd_literal(struct mailimap *imap, const void *p, size_t n)
 int
 imap_cmd_literal_plus(struct mailimap *imap, const void *p, size_t n)
 {
-	int r = literal_open(imap, n, true);
+	int r = imap_cmd_literal_open(imap, n, true);
 
 	return r != MAILIMAP_NO_ERROR ? r : imap_cmd_add(imap, p, n);
 }
@@ -1174,10 +1206,17 @@ cmd_piece(void *imap, const void *p, size_t n)
 }
 
 int
+imap_cmd_add_crlf(struct mailimap *imap, const char *p, size_t n,
+    bool *after_cr)
+{
+	return lf_to_crlf_piece(p, n, after_cr, cmd_piece, imap);
+}
+
+int
 imap_cmd_literal_crlf(struct mailimap *imap, const char *p, size_t n,
     bool plus)
 {
-	int r = literal_open(imap, wire_size(p, n), plus);
+	int r = imap_cmd_literal_open(imap, wire_size(p, n), plus);
 
 	return r != MAILIMAP_NO_ERROR ? r :
 	    lf_to_crlf_each(p, n, cmd_piece, imap);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -56,6 +57,12 @@ void imap_io_set_secret(struct imap_io *io, bool on);
  * one in the greeting, is always an error. */
 void imap_io_allow_permflags(struct imap_io *io, bool on);
 
+/* While on, the limits on lines and literals apply to each FETCH
+ * response by itself rather than to all of a command's responses:
+ * libetpan hands each over as it is parsed (imap_each_message), so a
+ * FETCH of many messages never holds them all. */
+void imap_io_each_fetch(struct imap_io *io, bool on);
+
 /* Why the stream failed (timeout, end of stream, over-long line, hostile
  * response...), or NULL; *code gets its class (ERR_TEMP or ERR_FAIL). */
 const char *imap_io_error(const struct imap_io *io, enum err_code *code);
@@ -98,6 +105,14 @@ int imap_cmd_begin(struct mailimap *imap, const char *text);
 int imap_cmd_add(struct mailimap *imap, const void *p, size_t n);
 /* An astring: quoted when possible, else a synchronizing literal. */
 int imap_cmd_string(struct mailimap *imap, const char *p, size_t n);
+/* Announce a literal of n bytes: "{n+}" (LITERAL+), or "{n}" and the
+ * server's go-ahead (else its refusal); its bytes are for the caller to
+ * add. */
+int imap_cmd_literal_open(struct mailimap *imap, uint64_t n, bool plus);
+/* A piece of LF-ended text, with CRLF line ends; *after_cr as for
+ * lf_to_crlf_piece. */
+int imap_cmd_add_crlf(struct mailimap *imap, const char *p, size_t n,
+    bool *after_cr);
 /* "{n}", the server's "+" (else its refusal), then the bytes as they are. */
 int imap_cmd_literal(struct mailimap *imap, const void *p, size_t n);
 /* "{n+}" and the bytes without waiting (LITERAL+, RFC 7888). */

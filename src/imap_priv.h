@@ -43,6 +43,7 @@ struct imap_store {
 	char *sel_wire;
 	struct folder_status sel;
 	struct append_queue *aq;	/* batch_begin .. batch_end */
+	struct append_pieces *ap;	/* append_begin .. append_end */
 	struct listed_status *listed;	/* unused ones of the last LIST */
 	size_t nlisted;
 	double listed_at;	/* mono_seconds() of that LIST */
@@ -137,10 +138,18 @@ struct fetched {
 	int64_t date;
 	const char *body;	/* BODY[...] content, owned by libetpan */
 	size_t body_len;
+	uint32_t body_origin;	/* of a partial body: <origin> */
 	bool has_body;
 };
 
 /* Fill f from att; the caller frees f->flags (f->body stays att's). */
+/*
+ * Have libetpan hand each message of a FETCH response to fn as soon as it
+ * is parsed, and free it then, instead of holding the whole response
+ * (fn NULL: back to that).
+ */
+void imap_each_message(struct imap_store *s,
+    void (*fn)(struct mailimap_msg_att *, void *), void *arg);
 void imap_read_msg_att(struct mailimap_msg_att *att, struct fetched *f);
 /* UID, plus FLAGS for a listing, INTERNALDATE, RFC822.SIZE and the
  * Message-ID header for msgid, the whole body (peeking) for body. */
@@ -167,6 +176,15 @@ int imap_fetch_many_one(struct imap_store *s, struct msg **msgs, size_t n,
 int imap_prefetch_one(struct imap_store *s, struct msg **msgs, size_t n,
     struct err *e);
 
+/* ---- a large message in pieces (imap_pieces.c) ---------------------- */
+
+/* A message this large (by its listed size) is fetched in pieces. */
+#define IMAP_PIECES_FROM (4u * 1024 * 1024)
+/* Fetch message m (of the selected folder) in pieces and hand them to fn
+ * as i: 0, or -1 when the session failed; fn is told either way. */
+int imap_fetch_pieces(struct imap_store *s, const struct msg *m, size_t i,
+    store_body_fn *fn, void *arg, struct err *e);
+
 /* ---- fetching over several sessions (imap_fetchers.c) ----------------- */
 
 int imap_prefetch(struct store *st, struct msg **msgs, size_t n,
@@ -180,6 +198,12 @@ void imap_aux_close(struct imap_store *s);
 
 int imap_append(struct store *st, const char *data, size_t len,
     const struct flags *fl, int64_t date, struct msg *out, struct err *e);
+int imap_append_begin(struct store *st, const struct flags *fl,
+    int64_t date, uint64_t size, const char *name, struct err *e);
+int imap_append_write(struct store *st, const char *data, size_t len,
+    struct err *e);
+int imap_append_end(struct store *st, struct msg *out, struct err *e);
+void imap_append_abort(struct store *st);
 void imap_batch_begin(struct store *st);
 int imap_batch_end(struct store *st, bool *ok, uint32_t *uids,
     struct err *e);

@@ -217,6 +217,8 @@ imap_read_msg_att(struct mailimap_msg_att *att, struct fetched *f)
 				    ->sec_body_part;
 				f->body_len = st->att_data.att_body_section
 				    ->sec_length;
+				f->body_origin = st->att_data.att_body_section
+				    ->sec_origin_octet;
 				f->has_body = true;
 			}
 			break;
@@ -744,14 +746,10 @@ no_progress(size_t done, size_t total, void *arg)
 	(void)arg;
 }
 
-/*
- * Have libetpan hand each message of a FETCH response to fn as soon as it
- * is parsed, and free it then, instead of holding the whole response
- * (handler NULL: back to that).  libetpan 1.9.4 calls the handler only
- * while a progress function is set, hence the no-op one.
- */
-static void
-each_message(struct imap_store *s,
+/* libetpan 1.9.4 calls the handler only while a progress function is set,
+ * hence the no-op one. */
+void
+imap_each_message(struct imap_store *s,
     void (*fn)(struct mailimap_msg_att *, void *), void *arg)
 {
 	if (fn != NULL)
@@ -760,6 +758,7 @@ each_message(struct imap_store *s,
 	else
 		mailimap_set_progress_callback(s->imap, NULL, NULL, NULL);
 	mailimap_set_msg_att_handler(s->imap, fn, arg);
+	imap_io_each_fetch(s->io, fn != NULL);
 }
 
 struct details {
@@ -818,7 +817,7 @@ imap_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 	d = (struct details){ refs, n };
 
 	/* each message as it comes: the 500 of a move held 1.3 MiB whole */
-	each_message(s, details_take, &d);
+	imap_each_message(s, details_take, &d);
 	for (size_t lo = 0; lo < n && rc == 0; lo += SET_CHUNK) {
 		size_t cnt = n - lo < SET_CHUNK ? n - lo : SET_CHUNK;
 		struct mailimap_set *set = imap_uid_set(uids + lo, cnt);
@@ -841,7 +840,7 @@ imap_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 			details_take(clist_content(it), &d);
 		mailimap_fetch_list_free(result);
 	}
-	each_message(s, NULL, NULL);
+	imap_each_message(s, NULL, NULL);
 	mailimap_fetch_type_free(ft);
 	free(refs);
 	free(uids);
@@ -894,7 +893,7 @@ imap_fetch(struct store *st, const struct msg *m, struct buf *out,
 
 /*
  * A batch is one UID FETCH per SET_CHUNK messages.  Each message is handed
- * on as soon as libetpan has parsed it (each_message), so memory holds one
+ * on as soon as libetpan has parsed it (imap_each_message), so memory holds one
  * message, not the whole response, and the disk writes overlap the rest of
  * the response arriving.
  */
@@ -928,7 +927,7 @@ many_deliver(struct many *m, struct mailimap_msg_att *att)
 		 * once, not twice */
 		body = (char *)f.body;
 		m->fn(m->arg, m->base + i, body,
-		    crlf_to_lf_in_place(body, f.body_len), NULL);
+		    crlf_to_lf_in_place(body, f.body_len), false, NULL);
 		return;
 	}
 }
@@ -1062,10 +1061,10 @@ fetch_chunk(struct many *m, size_t cnt, struct err *e)
 	ft = imap_fetch_type_new(false, false, true);
 	snprintf(what, sizeof(what), "FETCH %s (%zu messages)", s->sel_name,
 	    cnt);
-	each_message(s, many_handler, m);
+	imap_each_message(s, many_handler, m);
 	r = ahead ? prefetch_read(s, &result) :
 	    mailimap_uid_fetch(s->imap, set, ft, &result);
-	each_message(s, NULL, NULL);
+	imap_each_message(s, NULL, NULL);
 	mailimap_set_free(set);
 	mailimap_fetch_type_free(ft);
 	if (r != MAILIMAP_NO_ERROR) {
@@ -1119,7 +1118,7 @@ imap_fetch_many_one(struct imap_store *s, struct msg **msgs, size_t n,
 			err_set(&me, ERR_FAIL, "%s: FETCH %s UID %u: the server "
 			    "returned no such message", s->label, s->sel_name,
 			    msgs[i]->uid);
-		fn(arg, i, NULL, 0, &me);
+		fn(arg, i, NULL, 0, false, &me);
 	}
 	free(m.done);
 	return rc;

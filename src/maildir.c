@@ -97,7 +97,12 @@ static const struct store_ops maildir_ops = {
 	.find = maildir_find,
 	.details = maildir_details,
 	.fetch = maildir_fetch,
+	.fetch_many = maildir_fetch_many,
 	.append = maildir_append,
+	.append_begin = maildir_append_begin,
+	.append_write = maildir_append_write,
+	.append_end = maildir_append_end,
+	.append_abort = maildir_append_abort,
 	.set_flags = maildir_set_flags,
 	.remove = maildir_remove,
 	.move = maildir_move,
@@ -121,6 +126,7 @@ maildir_store_new(const struct cfg_channel *ch, const char *label)
 	s->inbox = maildir_inbox_of(ch, s->root);
 	s->root_fd = -1;
 	s->dir_fd = -1;
+	s->app.fd = -1;
 	for (int i = 0; i < NSUB; i++)
 		s->sub_fd[i] = -1;
 	return &s->base;

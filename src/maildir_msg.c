@@ -165,6 +165,42 @@ name_wire_size(const char *name, uint64_t *size)
 	return false;
 }
 
+/* Read up to n bytes (fewer only at the end of the file) into p. */
+static int
+read_full(int fd, char *p, size_t n, size_t *got)
+{
+	ssize_t r;
+
+	*got = 0;
+	while (*got < n) {
+		r = read(fd, p + *got, n - *got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Add to *wire the size with CRLF line ends of the rest of fd, read
+ * through in chunks; *cr as for wire_size_piece. */
+static int
+wire_size_rest(int fd, uint64_t *wire, bool *cr)
+{
+	char chunk[65536];
+	size_t got;
+
+	do {
+		if (read_full(fd, chunk, sizeof(chunk), &got) < 0)
+			return -1;
+		*wire += wire_size_piece(chunk, got, cr);
+	} while (got > 0);
+	return 0;
+}
+
 /* Read fd to its end (or max bytes if max > 0), appending to out. */
 int
 maildir_read_fd(int fd, size_t max, struct buf *out)
@@ -419,19 +455,25 @@ maildir_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 	struct maildir_store *s = md(st);
 	struct buf b = { 0 };
 	uint64_t w = 0;
-	bool have_w;
-	int fd;
+	int fd, rc;
 
 	if (maildir_need_sel(s, e) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct msg *m = msgs[i];
+		bool have_w = m->name != NULL && name_wire_size(m->name, &w);
+		bool cr = false;
 
-		have_w = m->name != NULL && name_wire_size(m->name, &w);
 		if (msg_open(s, m, "details", &fd, &m->date, e) < 0)
 			return -1;
-		/* header_message_id looks at the first 8 KiB only */
-		if (maildir_read_fd(fd, have_w ? 8192 : 0, &b) < 0) {
+		/* header_message_id looks at the first 8 KiB only; the rest
+		 * is only counted */
+		rc = maildir_read_fd(fd, 8192, &b);
+		if (rc == 0 && !have_w) {
+			w = wire_size_piece(b.data, b.len, &cr);
+			rc = wire_size_rest(fd, &w, &cr);
+		}
+		if (rc < 0) {
 			err_sys(e, ERR_FAIL, "folder '%s': details: "
 			    "read(%s/%s) failed", s->sel, s->sel_path,
 			    m->file);
@@ -440,7 +482,7 @@ maildir_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 			return -1;
 		}
 		close(fd);
-		m->size = have_w ? w : wire_size(b.data, b.len);
+		m->size = w;
 		free(m->msgid);
 		m->msgid = header_message_id(b.data, b.len);
 		m->has_details = true;
@@ -469,6 +511,90 @@ maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
 		return -1;
 	}
 	close(fd);
+	return 0;
+}
+
+/*
+ * fetch_many hands over a message from PIECES_FROM bytes on in pieces of
+ * PIECE_BYTES, so that pushing it holds one piece, whatever its size.
+ * Such a file is read twice: first for its exact size with CRLF line
+ * ends, which an IMAP APPEND announces before its first byte.
+ */
+#define PIECES_FROM (4u << 20)
+#define PIECE_BYTES (1u << 20)
+/* A reading buffer up to this size serves the next message too. */
+#define KEEP_BYTES (1u << 20)
+
+static int
+fetch_pieces(struct maildir_store *s, struct msg *m, int fd, size_t i,
+    store_body_fn *fn, void *arg)
+{
+	char *piece = xmalloc(PIECE_BYTES);
+	uint64_t wire = 0;
+	bool cr = false;
+	size_t got;
+	struct err e = { 0 };
+
+	if (wire_size_rest(fd, &wire, &cr) < 0 ||
+	    lseek(fd, 0, SEEK_SET) != 0)
+		goto fail;
+	m->size = wire;
+	for (;;) {
+		if (read_full(fd, piece, PIECE_BYTES, &got) < 0)
+			goto fail;
+		if (got == 0)
+			break;
+		fn(arg, i, piece, got, true, NULL);
+	}
+	fn(arg, i, "", 0, false, NULL);
+	free(piece);
+	return 0;
+fail:
+	err_sys(&e, ERR_FAIL, "folder '%s': fetch: read(%s/%s) failed", s->sel,
+	    s->sel_path, m->file);
+	fn(arg, i, NULL, 0, false, &e);
+	free(piece);
+	return -1;
+}
+
+int
+maildir_fetch_many(struct store *st, struct msg **msgs, size_t n,
+    store_body_fn *fn, void *arg, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	struct buf data = { 0 };
+	struct stat sb;
+
+	(void)e;	/* a file that cannot be read fails alone */
+	for (size_t i = 0; i < n; i++) {
+		struct err fe = { 0 };
+		int fd;
+
+		if (maildir_need_sel(s, &fe) < 0 ||
+		    msg_open(s, msgs[i], "fetch", &fd, NULL, &fe) < 0) {
+			fn(arg, i, NULL, 0, false, &fe);
+			continue;
+		}
+		if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_size >= PIECES_FROM) {
+			fetch_pieces(s, msgs[i], fd, i, fn, arg);
+			close(fd);
+			continue;
+		}
+		buf_reset(&data);
+		if (maildir_read_fd(fd, 0, &data) < 0) {
+			err_sys(&fe, ERR_FAIL, "folder '%s': fetch: read(%s/%s) "
+			    "failed", s->sel, s->sel_path, msgs[i]->file);
+			fn(arg, i, NULL, 0, false, &fe);
+		} else {
+			fn(arg, i, data.data ? data.data : "", data.len, false,
+			    NULL);
+		}
+		close(fd);
+		/* a large message's room is not kept for the rest */
+		if (data.cap > KEEP_BYTES)
+			buf_free(&data);
+	}
+	buf_free(&data);
 	return 0;
 }
 

@@ -40,6 +40,16 @@ struct maildir_store {
 		char *target;
 	} *pend;
 	size_t npend, cappend;
+	/* the append under way (append_begin .. append_end) */
+	struct maildir_append {
+		char *name;	/* in tmp/; NULL: none */
+		int fd;
+		uint64_t size;	/* wire size so far */
+		bool after_cr;	/* the last byte written was a CR */
+		char *msgid;	/* from the first piece's header */
+		struct flags flags;
+		int64_t date;
+	} app;
 	struct maildir_tracker *trk;	/* see maildir_track.c; NULL: none */
 };
 
@@ -140,6 +150,8 @@ int maildir_details(struct store *st, struct msg **msgs, size_t n,
     struct err *e);
 int maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
     struct err *e);
+int maildir_fetch_many(struct store *st, struct msg **msgs, size_t n,
+    store_body_fn *fn, void *arg, struct err *e);
 
 /* maildir_write.c: changes, made durable */
 
@@ -147,6 +159,12 @@ int maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
 int maildir_write_all(int fd, const char *p, size_t n);
 int maildir_append(struct store *st, const char *data, size_t len,
     const struct flags *fl, int64_t date, struct msg *out, struct err *e);
+int maildir_append_begin(struct store *st, const struct flags *fl,
+    int64_t date, uint64_t size, const char *name, struct err *e);
+int maildir_append_write(struct store *st, const char *data, size_t len,
+    struct err *e);
+int maildir_append_end(struct store *st, struct msg *out, struct err *e);
+void maildir_append_abort(struct store *st);
 int maildir_find(struct store *st, const char *name, const struct flags *fl,
     struct msg *out, bool *found, struct err *e);
 int maildir_set_flags(struct store *st, struct flag_change *v, size_t n,

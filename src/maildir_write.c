@@ -70,52 +70,115 @@ unique_name_ok(const char *name)
 	return true;
 }
 
+/*
+ * An append is begin, write (once, or once per piece of a message too large
+ * to hold at once), end; abort drops it.  The file grows in tmp/ and
+ * becomes a message only by end's rename.
+ */
 int
-maildir_append(struct store *st, const char *data, size_t len,
-    const struct flags *fl, int64_t date, struct msg *out, struct err *e)
+maildir_append_begin(struct store *st, const struct flags *fl, int64_t date,
+    uint64_t size, const char *name, struct err *e)
 {
 	struct maildir_store *s = md(st);
-	static const struct flags none = { 0, NULL };
-	char letters[LETTERS_MAX], *name, *target = NULL, *q;
-	const char *kwlist;
-	bool created = false, renamed = false;
-	struct flags stored = { 0, NULL };
-	struct timespec ts[2];
-	struct stat sb;
-	int fd = -1, dst, rc = -1;
-	int64_t mtime = date;
+	struct maildir_append *a = &s->app;
+	char *q;
 
 	if (maildir_need_sel(s, e) < 0)
 		return -1;
-	if (fl == NULL)
-		fl = &none;
-	name = out->name != NULL ? xstrdup(out->name) : maildir_unique_name();
-	if (!unique_name_ok(name)) {
-		q = maildir_quote(name);
+	maildir_append_abort(st);
+	a->name = name != NULL ? xstrdup(name) : maildir_unique_name();
+	if (!unique_name_ok(a->name)) {
+		q = maildir_quote(a->name);
 		err_set(e, ERR_FAIL, "folder '%s': append: invalid unique name "
 		    "'%s'", s->sel, q);
 		free(q);
-		goto out;
+		maildir_append_abort(st);
+		return -1;
 	}
+	/* O_EXCL|O_NOFOLLOW: a file or link planted at tmp/NAME is an error,
+	 * never written through */
+	a->fd = openat(s->sub_fd[SUB_TMP], a->name, O_WRONLY | O_CREAT |
+	    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (a->fd < 0) {
+		err_sys(e, ERR_FAIL, "folder '%s': append: open(%s/tmp/%s) "
+		    "failed", s->sel, s->sel_path, a->name);
+		free(a->name);
+		a->name = NULL;
+		return -1;
+	}
+	a->size = 0;
+	a->after_cr = false;
+	flags_copy(&a->flags, fl);
+	a->date = date;
+	(void)size;	/* counted as written instead */
+	return 0;
+}
+
+int
+maildir_append_write(struct store *st, const char *data, size_t len,
+    struct err *e)
+{
+	struct maildir_store *s = md(st);
+	struct maildir_append *a = &s->app;
+
+	if (a->name == NULL)
+		return err_set(e, ERR_FAIL, "folder '%s': append: no message "
+		    "begun", s->sel ? s->sel : "");
+	if (maildir_write_all(a->fd, data, len) < 0) {
+		err_sys(e, ERR_FAIL, "folder '%s': append: write(%s/tmp/%s) "
+		    "failed", s->sel, s->sel_path, a->name);
+		maildir_append_abort(st);
+		return -1;
+	}
+	if (a->size == 0 && len > 0)
+		a->msgid = header_message_id(data, len);
+	a->size += wire_size_piece(data, len, &a->after_cr);
+	return 0;
+}
+
+void
+maildir_append_abort(struct store *st)
+{
+	struct maildir_store *s = md(st);
+	struct maildir_append *a = &s->app;
+
+	if (a->name == NULL)
+		return;
+	if (a->fd >= 0)
+		close(a->fd);
+	if (s->sub_fd[SUB_TMP] >= 0)
+		unlinkat(s->sub_fd[SUB_TMP], a->name, 0);
+	free(a->name);
+	free(a->msgid);
+	flags_free(&a->flags);
+	*a = (struct maildir_append){ .fd = -1 };
+}
+
+int
+maildir_append_end(struct store *st, struct msg *out, struct err *e)
+{
+	struct maildir_store *s = md(st);
+	struct maildir_append *a = &s->app;
+	const struct flags *fl = &a->flags;
+	char letters[LETTERS_MAX], *target = NULL;
+	const char *kwlist;
+	struct flags stored = { 0, NULL };
+	struct timespec ts[2];
+	struct stat sb;
+	int fd, dst, rc = -1;
+	int64_t date = a->date, mtime = date;
+
+	if (a->name == NULL)
+		return err_set(e, ERR_FAIL, "folder '%s': append: no message "
+		    "begun", s->sel ? s->sel : "");
 	kwlist = fl->kw;
 	if (kwlist != NULL && maildir_kw_ensure(s, &kwlist, 1, e) < 0)
 		goto out;
 	maildir_letters_for(s, fl, letters, &stored);
-	/* O_EXCL|O_NOFOLLOW: a file or link planted at tmp/NAME is an error,
-	 * never written through */
-	fd = openat(s->sub_fd[SUB_TMP], name, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_sys(e, ERR_FAIL, "folder '%s': append: open(%s/tmp/%s) "
-		    "failed", s->sel, s->sel_path, name);
-		goto out;
-	}
-	created = true;
 	/* in a batch, durability comes from batch_end's one syncfs */
-	if (maildir_write_all(fd, data, len) < 0 ||
-	    (!s->deferred && fsync(fd) < 0)) {
-		err_sys(e, ERR_FAIL, "folder '%s': append: write(%s/tmp/%s) "
-		    "failed", s->sel, s->sel_path, name);
+	if (!s->deferred && fsync(a->fd) < 0) {
+		err_sys(e, ERR_FAIL, "folder '%s': append: fsync(%s/tmp/%s) "
+		    "failed", s->sel, s->sel_path, a->name);
 		goto out;
 	}
 	if (date > 0) {
@@ -123,36 +186,36 @@ maildir_append(struct store *st, const char *data, size_t len,
 		ts[0].tv_nsec = UTIME_OMIT;
 		ts[1].tv_sec = (time_t)date;
 		ts[1].tv_nsec = 0;
-		if (futimens(fd, ts) < 0) {
+		if (futimens(a->fd, ts) < 0) {
 			err_sys(e, ERR_FAIL, "folder '%s': append: futimens("
-			    "%s/tmp/%s) failed", s->sel, s->sel_path, name);
+			    "%s/tmp/%s) failed", s->sel, s->sel_path, a->name);
 			goto out;
 		}
-	} else if (fstat(fd, &sb) == 0)
+	} else if (fstat(a->fd, &sb) == 0)
 		mtime = (int64_t)sb.st_mtime;
+	fd = a->fd;
+	a->fd = -1;
 	if (close(fd) < 0) {
-		fd = -1;
 		err_sys(e, ERR_FAIL, "folder '%s': append: close(%s/tmp/%s) "
-		    "failed", s->sel, s->sel_path, name);
+		    "failed", s->sel, s->sel_path, a->name);
 		goto out;
 	}
-	fd = -1;
 	if (*letters != '\0') {
 		dst = SUB_CUR;
-		target = xasprintf("%s:2,%s", name, letters);
+		target = xasprintf("%s:2,%s", a->name, letters);
 	} else {
 		dst = SUB_NEW;
-		target = xstrdup(name);
+		target = xstrdup(a->name);
 	}
 	if (s->deferred) {
+		/* batch_end owns the tmp file now */
 		xgrow(&s->pend, &s->cappend, s->npend + 1, sizeof(*s->pend));
-		s->pend[s->npend++] = (struct pending){ xstrdup(name), dst,
+		s->pend[s->npend++] = (struct pending){ xstrdup(a->name), dst,
 			xstrdup(target) };
-		renamed = true;	/* batch_end owns the tmp file now */
 		goto done;
 	}
 	maildir_track_expect(s, s->sel, dst, true, target);
-	if (rename_noreplace(s->sub_fd[SUB_TMP], name, s->sub_fd[dst],
+	if (rename_noreplace(s->sub_fd[SUB_TMP], a->name, s->sub_fd[dst],
 	    target) < 0) {
 		if (errno == EEXIST)
 			err_set(e, ERR_FAIL, "folder '%s': append: %s/%s/%s "
@@ -164,7 +227,6 @@ maildir_append(struct store *st, const char *data, size_t len,
 			    sub_name[dst], target);
 		goto out;
 	}
-	renamed = true;
 	if (fsync(s->sub_fd[dst]) < 0) {
 		err_sys(e, ERR_FAIL, "folder '%s': append: fsync(%s/%s) failed",
 		    s->sel, s->sel_path, sub_name[dst]);
@@ -173,25 +235,34 @@ maildir_append(struct store *st, const char *data, size_t len,
 	}
 done:
 	msg_free(out);
-	out->name = name;
-	name = NULL;
+	out->name = a->name;
 	out->file = xasprintf("%s/%s", sub_name[dst], target);
 	out->flags = stored;
 	stored.kw = NULL;
-	out->size = wire_size(data, len);
+	out->size = a->size;
 	out->date = mtime;
-	out->msgid = header_message_id(data, len);
+	out->msgid = a->msgid;
 	out->has_details = true;
+	flags_free(&a->flags);
+	*a = (struct maildir_append){ .fd = -1 };
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (created && !renamed)
-		unlinkat(s->sub_fd[SUB_TMP], name, 0);
+	maildir_append_abort(st);
 	flags_free(&stored);
 	free(target);
-	free(name);
 	return rc;
+}
+
+int
+maildir_append(struct store *st, const char *data, size_t len,
+    const struct flags *fl, int64_t date, struct msg *out, struct err *e)
+{
+	static const struct flags none = { 0, NULL };
+
+	if (maildir_append_begin(st, fl != NULL ? fl : &none, date, 0,
+	    out->name, e) < 0 || maildir_append_write(st, data, len, e) < 0)
+		return -1;
+	return maildir_append_end(st, out, e);
 }
 
 static int

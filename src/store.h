@@ -125,11 +125,15 @@ struct store;
 
 /*
  * Receives each message of a fetch_many: its content (disk form) or, when
- * that message could not be fetched, NULL and the reason.  Returning -1
- * stops nothing; it only tells the caller the message was not handled.
+ * that message could not be fetched, NULL and the reason.  A message too
+ * large to hold at once comes in pieces: consecutive calls for the same i
+ * with more set, then one without (its data may be empty) that completes
+ * it; a call with a reason ends it as failed, whatever came before.
+ * Returning -1 stops nothing; it only tells the caller the message was not
+ * handled.
  */
 typedef int store_body_fn(void *arg, size_t i, const char *data, size_t len,
-    const struct err *why);
+    bool more, const struct err *why);
 
 /*
  * Contract common to every member: return 0 on success, or -1 with e set to
@@ -181,6 +185,20 @@ struct store_ops {
 	int (*append)(struct store *s, const char *data, size_t len,
 	    const struct flags *fl, int64_t date, struct msg *out,
 	    struct err *e);
+	/* The same in steps, for a message that comes in pieces:
+	 * append_begin (flags and date as for append, name as out->name
+	 * there; size: the message's exact size with CRLF line ends, which
+	 * IMAP announces first), append_write for each piece in order, then append_end
+	 * (out as append gives it) or append_abort, which leaves nothing
+	 * behind (IMAP: drops the connection, cut in the middle of a
+	 * literal).  One message at a time; after a failed step the
+	 * message is dropped already. */
+	int (*append_begin)(struct store *s, const struct flags *fl,
+	    int64_t date, uint64_t size, const char *name, struct err *e);
+	int (*append_write)(struct store *s, const char *data, size_t len,
+	    struct err *e);
+	int (*append_end)(struct store *s, struct msg *out, struct err *e);
+	void (*append_abort)(struct store *s);
 	/* Set the complete flag set of each message; batched (IMAP: one
 	 * UID STORE per distinct change over a UID set). */
 	int (*set_flags)(struct store *s, struct flag_change *v, size_t n,
@@ -250,10 +268,11 @@ struct store_ops {
 
 	/* Fetch msgs[0..n) of the selected folder in as few round trips as
 	 * the store allows (IMAP: one UID FETCH per UID set), calling fn once
-	 * per message as it arrives, so only one message is held at a time.
+	 * per message as it arrives, so only one message is held at a time
+	 * (a large one in pieces: its size is then set, exact, before the
+	 * first).
 	 * -1 only when the session failed (fn was then called with the
-	 * reason for every message not delivered).  NULL: store_fetch_many
-	 * falls back to fetch. */
+	 * reason for every message not delivered). */
 	int (*fetch_many)(struct store *s, struct msg **msgs, size_t n,
 	    store_body_fn *fn, void *arg, struct err *e);
 	/* Ask for these bodies now, so that they come while the caller does
@@ -289,10 +308,6 @@ struct store_ops {
 	int (*uids)(struct store *s, uint32_t **out, size_t *n,
 	    struct err *e);
 };
-
-/* fetch_many, or one fetch per message where the store has none. */
-int store_fetch_many(struct store *s, struct msg **msgs, size_t n,
-    store_body_fn *fn, void *arg, struct err *e);
 
 struct store {
 	const struct store_ops *ops;

@@ -293,6 +293,23 @@ lf_to_crlf_each(const char *p, size_t n, crlf_piece_fn *fn, void *arg)
 	return fn(arg, p + start, n - start);
 }
 
+int
+lf_to_crlf_piece(const char *p, size_t n, bool *after_cr, crlf_piece_fn *fn,
+    void *arg)
+{
+	bool joined = n > 0 && *after_cr && p[0] == '\n';
+	int r;
+
+	if (n > 0)
+		*after_cr = p[n - 1] == '\r';
+	if (!joined)
+		return lf_to_crlf_each(p, n, fn, arg);
+	/* the CR that ended the last piece makes this LF no bare one */
+	if ((r = fn(arg, p, 1)) != 0)
+		return r;
+	return lf_to_crlf_each(p + 1, n - 1, fn, arg);
+}
+
 static int
 buf_piece(void *arg, const void *p, size_t n)
 {
@@ -322,6 +339,18 @@ wire_size(const char *p, size_t n)
 		if (lf == p || lf[-1] != '\r')
 			size++;
 	}
+	return size;
+}
+
+uint64_t
+wire_size_piece(const char *p, size_t n, bool *after_cr)
+{
+	uint64_t size = wire_size(p, n);
+
+	if (n > 0 && *after_cr && p[0] == '\n')
+		size--;
+	if (n > 0)
+		*after_cr = p[n - 1] == '\r';
 	return size;
 }
 

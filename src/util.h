@@ -68,6 +68,12 @@ typedef int crlf_piece_fn(void *arg, const void *piece, size_t n);
 int lf_to_crlf_each(const char *p, size_t n, crlf_piece_fn *fn, void *arg);
 /* Size of p once every bare LF becomes CRLF (the IMAP RFC822.SIZE). */
 uint64_t wire_size(const char *p, size_t n);
+/* lf_to_crlf_each and wire_size for a text given in pieces: *after_cr
+ * (false before the first) tells whether the last piece ended with a CR,
+ * and is updated. */
+int lf_to_crlf_piece(const char *p, size_t n, bool *after_cr,
+    crlf_piece_fn *fn, void *arg);
+uint64_t wire_size_piece(const char *p, size_t n, bool *after_cr);
 
 /* The Message-ID header value of a message (LF or CRLF), or NULL; unfolded,
  * angle brackets included, at most the first 8 KiB of headers searched. */

@@ -9,6 +9,14 @@
 #include "err.h"
 #include "util.h"
 
+/* crlf_piece_fn that appends each piece to the buf at arg. */
+static int
+collect(void *arg, const void *piece, size_t n)
+{
+	buf_add(arg, piece, n);
+	return 0;
+}
+
 /* crlf_piece_fn that stops after `left` pieces (counted in *arg). */
 static int
 count_pieces(void *arg, const void *piece, size_t n)
@@ -62,6 +70,29 @@ main(void)
 	is_int((long long)wire_size("\n\r\n\n", 4), 6,
 	    "wire size: LF first, CRLF, LF last");
 	is_int((long long)wire_size("", 0), 0, "wire size of nothing");
+	{
+		/* "a\r" | "\nb\n" | "" | "\n\r" | "\r\n": the CRLF cut between
+		 * the first two pieces is one, the LF after an empty piece
+		 * is bare, the CR that ends the fourth piece is whole */
+		static const char *const piece[] = { "a\r", "\nb\n", "", "\n\r",
+			"\r\n" };
+		bool cr = false, cr2 = false;
+		uint64_t size = 0;
+
+		buf_reset(&b);
+		for (size_t i = 0; i < 5; i++) {
+			lf_to_crlf_piece(piece[i], strlen(piece[i]), &cr,
+			    collect, &b);
+			size += wire_size_piece(piece[i], strlen(piece[i]),
+			    &cr2);
+		}
+		buf_addc(&b, '\0');
+		is_str(b.data, "a\r\nb\r\n\r\n\r\r\n",
+		    "LF to CRLF piece by piece: as the whole text");
+		is_int((long long)size, (long long)wire_size("a\r\nb\n\n\r\r\n",
+		    9), "wire size piece by piece: as the whole text's");
+		is_int((long long)size, 11, "wire size piece by piece: 11");
+	}
 	buf_free(&b);
 
 	id = header_message_id("Subject: x\nMessage-Id:\n <a@b>\n\nbody\n", 37);
