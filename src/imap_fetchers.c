@@ -404,6 +404,7 @@ imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
 {
 	struct imap_store *s = imap_of(st);
 	struct subset whole = { .fn = fn, .arg = arg }, big;
+	struct err pe = { 0 };
 	int rc;
 
 	pick(msgs, n, true, &big);
@@ -414,14 +415,10 @@ imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
 	pick(msgs, n, false, &whole);
 	/* first the others, whose FETCH may have been sent ahead */
 	rc = fetch_whole(s, whole.msgs, whole.n, subset_deliver, &whole, e);
-	for (size_t k = 0; k < big.n; k++) {
-		struct err pe = { 0 };
-
-		if (imap_fetch_pieces(s, big.msgs[k], big.idx[k], fn, arg,
-		    &pe) < 0 && rc == 0) {
-			rc = -1;
-			*e = pe;
-		}
+	if (imap_fetch_pieces(s, big.msgs, big.idx, big.n, fn, arg, &pe) < 0 &&
+	    rc == 0) {
+		rc = -1;
+		*e = pe;
 	}
 	subset_free(&whole);
 	subset_free(&big);

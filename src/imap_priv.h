@@ -180,10 +180,12 @@ int imap_prefetch_one(struct imap_store *s, struct msg **msgs, size_t n,
 
 /* A message this large (by its listed size) is fetched in pieces. */
 #define IMAP_PIECES_FROM (4u * 1024 * 1024)
-/* Fetch message m (of the selected folder) in pieces and hand them to fn
- * as i: 0, or -1 when the session failed; fn is told either way. */
-int imap_fetch_pieces(struct imap_store *s, const struct msg *m, size_t i,
-    store_body_fn *fn, void *arg, struct err *e);
+/* Fetch msgs[0..n) (of the selected folder) in pieces and hand them to
+ * fn as idx[0..n), one message after the other: 0, or -1 when the
+ * session failed; fn is told of each either way. */
+int imap_fetch_pieces(struct imap_store *s, struct msg **msgs,
+    const size_t *idx, size_t n, store_body_fn *fn, void *arg,
+    struct err *e);
 
 /* ---- fetching over several sessions (imap_fetchers.c) ----------------- */
 
