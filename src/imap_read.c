@@ -548,40 +548,35 @@ collect_vanished(struct imap_store *s,
 	out->nvanished = k + 1;
 }
 
-/* The changed messages of a CHANGEDSINCE answer into out. */
-static int
-read_changed(struct imap_store *s, clist *result, const char *what,
-    struct msg_list *out, struct err *e)
+/*
+ * The changed messages of a CHANGEDSINCE answer, taken as each is parsed
+ * (imap_each_message): after "mark all as read" in a large folder the
+ * answer has a line per message, more than libetpan should hold at once.
+ */
+struct changed {
+	struct msg_list *out;
+	bool no_uid;		/* a message came without a valid UID */
+};
+
+static void
+changed_take(struct mailimap_msg_att *att, void *arg)
 {
-	clistiter *it;
-	uint32_t dup;
+	struct changed *c = arg;
+	struct fetched f;
+	struct msg *m;
 
-	for (it = clist_begin(result); it != NULL; it = clist_next(it)) {
-		struct fetched f;
-		struct msg *m;
-
-		imap_read_msg_att(clist_content(it), &f);
-		/* Unsolicited FETCH (flag news) lacks our items. */
-		if (!f.has_uid || !f.has_flags) {
-			flags_free(&f.flags);
-			continue;
-		}
-		if (f.uid == 0) {
-			flags_free(&f.flags);
-			return err_set(e, ERR_FAIL, "%s: %s: the server sent a "
-			    "message without a valid UID (protocol error)",
-			    s->label, what);
-		}
-		xgrow(&out->v, &out->cap, out->n + 1, sizeof(*out->v));
-		m = &out->v[out->n++];
-		memset(m, 0, sizeof(*m));
-		m->uid = f.uid;
-		m->flags = f.flags;
+	imap_read_msg_att(att, &f);
+	/* Unsolicited FETCH (flag news) lacks our items. */
+	if (!f.has_uid || !f.has_flags || f.uid == 0) {
+		c->no_uid |= f.has_uid && f.has_flags;
+		flags_free(&f.flags);
+		return;
 	}
-	if ((dup = dup_uid(out, 0)) != 0)
-		return err_set(e, ERR_FAIL, "%s: %s: the server listed UID %u "
-		    "twice (protocol error)", s->label, what, dup);
-	return 0;
+	xgrow(&c->out->v, &c->out->cap, c->out->n + 1, sizeof(*c->out->v));
+	m = &c->out->v[c->out->n++];
+	memset(m, 0, sizeof(*m));
+	m->uid = f.uid;
+	m->flags = f.flags;
 }
 
 int
@@ -592,8 +587,10 @@ imap_list_changed(struct store *st, uint64_t since,
 	struct mailimap_qresync_vanished *first = NULL;
 	struct mailimap_fetch_type *ft;
 	struct mailimap_set *set;
+	struct changed c = { .out = &out->msgs };
 	clist *result = NULL;
 	char what[300];
+	uint32_t dup;
 	int r, rc = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -607,28 +604,40 @@ imap_list_changed(struct store *st, uint64_t since,
 		    "modification sequences (CONDSTORE)", s->label, what);
 	ft = imap_fetch_type_new(true, false, false);
 	set = mailimap_set_new_interval(1, 0);	/* 1:* */
+	imap_each_message(s, changed_take, &c);
 	if (s->qresync)
 		r = mailimap_uid_fetch_qresync(s->imap, set, ft, since,
 		    &result, &first);
 	else
 		r = mailimap_uid_fetch_changedsince(s->imap, set, ft, since,
 		    &result);
+	imap_each_message(s, NULL, NULL);
 	mailimap_set_free(set);
 	mailimap_fetch_type_free(ft);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_fail(s, r, what, e);
-	/* A NO with some data is no "nothing changed": a partial answer
-	 * would hide flag changes. */
-	if (!imap_tagged_ok(s))
+	/* the handler took every message; anything left came unasked */
+	for (clistiter *it = clist_begin(result); it != NULL;
+	    it = clist_next(it))
+		changed_take(clist_content(it), &c);
+	if (result != NULL)
+		mailimap_fetch_list_free(result);
+	if (r != MAILIMAP_NO_ERROR) {
+		rc = imap_fail(s, r, what, e);
+	} else if (!imap_tagged_ok(s)) {
+		/* A NO with some data is no "nothing changed": a partial
+		 * answer would hide flag changes. */
 		rc = err_set(e, ERR_FAIL, "%s: %s: %s", s->label, what,
 		    imap_server_text(s));
+	} else if (c.no_uid) {
+		rc = err_set(e, ERR_FAIL, "%s: %s: the server sent a message "
+		    "without a valid UID (protocol error)", s->label, what);
+	} else if ((dup = dup_uid(&out->msgs, 0)) != 0) {
+		rc = err_set(e, ERR_FAIL, "%s: %s: the server listed UID %u "
+		    "twice (protocol error)", s->label, what, dup);
+	}
 	if (rc == 0 && s->qresync)
 		collect_vanished(s, first, out);
 	if (first != NULL)
 		mailimap_qresync_vanished_free(first);
-	if (rc == 0)
-		rc = read_changed(s, result, what, &out->msgs, e);
-	mailimap_fetch_list_free(result);
 	if (rc == 0)
 		rc = imap_count(s, what, e);
 	if (rc < 0) {

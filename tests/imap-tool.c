@@ -19,7 +19,8 @@ usage(void)
 {
 	fputs("usage: imap-tool [--debug] CONFIG ACCOUNT OP [ARGS...]\n"
 	      "  list-folders | create F | delete F | select F [F...] |\n"
-	      "  list F | details F | fetch F UID | fetch-many F UID SIZE |\n"
+	      "  list F | changed F MODSEQ | details F | fetch F UID |\n"
+	      "  fetch-many F UID SIZE |\n"
 	      "  append F FLAGS FILE |\n"
 	      "  store F UID FLAGS | remove F UID\n"
 	      "FLAGS: space-separated IMAP flags and keywords, or \"\"\n",
@@ -241,6 +242,19 @@ run(struct store *st, const char *op, int argc, char **argv, struct err *e)
 		if (o->fetch(st, &out, &b, e) < 0)
 			goto done;
 		fwrite(b.data ? b.data : "", 1, b.len, stdout);
+		rc = 0;
+	} else if (strcmp(op, "changed") == 0) {
+		struct store_changes ch;
+
+		NEED(2);
+		if (o->select(st, argv[0], NULL, e) < 0 ||
+		    o->list_changed(st, strtoull(argv[1], NULL, 10), &ch,
+		    e) < 0)
+			goto done;
+		printf("%zu changed, %zu vanished ranges\n", ch.msgs.n,
+		    ch.nvanished);
+		msg_list_free(&ch.msgs);
+		free(ch.vanished);
 		rc = 0;
 	} else if (strcmp(op, "fetch-many") == 0) {
 		/* SIZE as listed: a large one is fetched in pieces */

@@ -30,7 +30,8 @@ An action is a string:
   "text"          a line, "{tag}" replaced by the command's tag, CRLF added
   "RAW:text"      bytes without CRLF; \\r \\n \\t and \\xNN escapes decoded
   "BIG:N"         N bytes of "x" with no line end
-  "REPEAT:N:text" the line text N times (rounded up to 256)
+  "REPEAT:N:text" the line text N times (rounded up to 256); with "{n}"
+                  in text, exactly N times, "{n}" numbering them from 1
   "EOF"           close the connection
   "STALL"         say nothing until the lifetime ends
 """
@@ -141,6 +142,14 @@ class Server:
                 time.sleep(3600)
             elif a.startswith("RAW:"):
                 conn.send(decode_raw(a[4:].replace("{tag}", tag)))
+            elif a.startswith("REPEAT:") and "{n}" in a:
+                n, line = a[7:].split(":", 1)
+                line = line.replace("{tag}", tag)
+                for lo in range(1, int(n) + 1, 256):
+                    conn.send("".join(
+                        line.replace("{n}", str(i)) + "\r\n"
+                        for i in range(lo, min(lo + 256, int(n) + 1))
+                    ).encode("utf-8"))
             elif a.startswith("REPEAT:"):
                 n, line = a[7:].split(":", 1)
                 line = line.replace("{tag}", tag).encode("utf-8") + b"\r\n"
