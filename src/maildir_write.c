@@ -92,8 +92,7 @@ maildir_append_begin(struct store *st, const struct flags *fl, int64_t date,
 		err_set(e, ERR_FAIL, "folder '%s': append: invalid unique name "
 		    "'%s'", s->sel, q);
 		free(q);
-		maildir_append_abort(st);
-		return -1;
+		goto refused;
 	}
 	/* O_EXCL|O_NOFOLLOW: a file or link planted at tmp/NAME is an error,
 	 * never written through */
@@ -102,9 +101,7 @@ maildir_append_begin(struct store *st, const struct flags *fl, int64_t date,
 	if (a->fd < 0) {
 		err_sys(e, ERR_FAIL, "folder '%s': append: open(%s/tmp/%s) "
 		    "failed", s->sel, s->sel_path, a->name);
-		free(a->name);
-		a->name = NULL;
-		return -1;
+		goto refused;
 	}
 	a->size = 0;
 	a->after_cr = false;
@@ -112,6 +109,11 @@ maildir_append_begin(struct store *st, const struct flags *fl, int64_t date,
 	a->date = date;
 	(void)size;	/* counted as written instead */
 	return 0;
+refused:
+	/* nothing of ours in tmp/: a file there by that name is another's */
+	free(a->name);
+	a->name = NULL;
+	return -1;
 }
 
 int

@@ -116,10 +116,12 @@ gen_msg pushcrlf $((PIECE - 1)) $((6 * PIECE + 777)) | sed 's/$/\r/' \
 	>"$T/mail/INBOX/cur/1700000301.pushcrlf.host:2,S"
 gen_msg pushlf $((3 * PIECE - 1)) $((5 * PIECE)) \
 	>"$T/mail/INBOX/cur/1700000302.pushlf.host:2,F"
+make_msg pushsmall1 >"$T/mail/INBOX/cur/1700000300.pushsmall1.host:2,S"
+make_msg pushsmall2 >"$T/mail/INBOX/cur/1700000303.pushsmall2.host:2,"
 gen_msg pushhuge -1 $((24 * PIECE)) >"$T/mail/Up/cur/1700000303.pushhuge.host:2,"
 gen_msg pushone -1 $((PIECE)) >"$T/mail/Up1/cur/1700000304.pushone.host:2,"
 ms -c "$T/c.yaml" test:INBOX --debug
-is "$RC" 0 "push of two large messages exits 0"
+is "$RC" 0 "push of two large and two small messages exits 0"
 for m in pushcrlf pushlf; do
 	f=$(ls "$T"/mail/INBOX/cur/*."$m".*)
 	wire=$(python3 -c 'import sys
@@ -134,6 +136,9 @@ print(len(d) + d.count(b"\n") - d.count(b"\r\n"))' "$f")
 	is "$(printf '%s\n' "$ERR" | grep -Fc "{$wire")" 1 "$m: announced as {$wire}"
 done
 is "$(server_flags INBOX pushlf)" '\Flagged' "pushlf: its flag went along"
+is "$(server_ids INBOX | tr ' ' '\n' | grep -c '^push')" 4 \
+	"the small ones between them too (MULTIAPPEND commands closed first)"
+is "$(server_flags INBOX pushsmall1)" '\Seen' "and their flags"
 rss_one=$(maxrss "$MAILSYNC" -c "$T/c.yaml" test:Up1)
 rss_huge=$(maxrss "$MAILSYNC" -c "$T/c.yaml" test:Up)
 is "$(server_ids Up)" pushhuge "24 MiB pushed"
