@@ -851,6 +851,18 @@ consumed:
 	return tagged ? 1 : 0;
 }
 
+/*
+ * Whether a line that starts with p[0..n) may run past IMAP_IO_LINE_MAX
+ * (up to the limit on a response): VANISHED (EARLIER), answering
+ * CHANGEDSINCE, names every message expunged since, one by one where
+ * they were scattered (200,000 of them take 1.3 MB).
+ */
+static bool
+may_be_long(const char *p, size_t n)
+{
+	return n >= 11 && strncasecmp(p, "* VANISHED ", 11) == 0;
+}
+
 /* Read more from the server and move what passes the checks to out. */
 static int
 fill(struct imap_io *io)
@@ -881,7 +893,9 @@ fill(struct imap_io *io)
 		}
 		lf = memchr(p, '\n', avail);
 		take = lf != NULL ? (size_t)(lf - p) + 1 : avail;
-		if (io->line.len + take > IMAP_IO_LINE_MAX)
+		if (io->line.len + take > IMAP_IO_LINE_MAX &&
+		    !may_be_long(io->line.len > 0 ? io->line.data : p,
+		    io->line.len > 0 ? io->line.len : take))
 			return io_fail(io, ERR_FAIL, "the server sent a line "
 			    "longer than %d bytes", IMAP_IO_LINE_MAX);
 		/* libetpan keeps a whole response in memory */

@@ -16,7 +16,8 @@
  * literal), server lines are checked before libetpan parses them (size
  * caps, PERMANENTFLAGS), and it never does TLS itself.
  */
-#define IMAP_IO_LINE_MAX (1024 * 1024)		/* outside literals */
+/* outside literals; a VANISHED line may be as long as a response */
+#define IMAP_IO_LINE_MAX (1024 * 1024)
 #define IMAP_IO_RESPONSE_MAX (32 * 1024 * 1024)	/* lines of a response */
 #define IMAP_IO_LITERAL_MAX (512ull * 1024 * 1024) /* a literal; all the
 						    * literals of a response */

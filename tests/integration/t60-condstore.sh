@@ -223,6 +223,15 @@ fake_run '"SELECT": ["* 700000 EXISTS", "* OK [UIDVALIDITY 1234] v",
 	"{tag} OK done"]' changed INBOX 5
 is "$RC" 0 "700,000 changed messages: read"
 is "$OUT" "700000 changed, 0 vanished ranges" "700,000 changed messages: all of them"
+# ... and after 200,000 scattered messages were expunged, the one line
+# that names them (1.3 MB) is read, past the 1 MiB a line may have
+fake_run '"SELECT": ["* 700000 EXISTS", "* OK [UIDVALIDITY 1234] v",
+	"* OK [UIDNEXT 700001] n", "* OK [HIGHESTMODSEQ 900] m",
+	"{tag} OK [READ-WRITE] done"],
+	"UID FETCH": ["* VANISHED (EARLIER) '"$(seq -s, 2 2 400000)"'",
+	"{tag} OK done"]' changed INBOX 5
+is "$RC" 0 "200,000 scattered UIDs vanished: read"
+is "$OUT" "0 changed, 200000 vanished ranges" "200,000 scattered UIDs vanished: all of them"
 fake_run '"NOOP": ["* VANISHED 2:*", "{tag} OK done"]' select INBOX INBOX
 like "$ERR" 'malformed VANISHED' "a VANISHED with \"*\" is refused"
 is "$(cat "$T/sanitizer")" "" "scripted server: no crash, no leak"
