@@ -615,11 +615,12 @@ imap_list_changed(struct store *st, uint64_t since,
 	mailimap_set_free(set);
 	mailimap_fetch_type_free(ft);
 	/* the handler took every message; anything left came unasked */
-	for (clistiter *it = clist_begin(result); it != NULL;
-	    it = clist_next(it))
-		changed_take(clist_content(it), &c);
-	if (result != NULL)
+	if (result != NULL) {
+		for (clistiter *it = clist_begin(result); it != NULL;
+		    it = clist_next(it))
+			changed_take(clist_content(it), &c);
 		mailimap_fetch_list_free(result);
+	}
 	if (r != MAILIMAP_NO_ERROR) {
 		rc = imap_fail(s, r, what, e);
 	} else if (!imap_tagged_ok(s)) {
