@@ -56,6 +56,7 @@ struct imap_io {
 	size_t out_pos;
 	uint64_t lit_left;
 	uint64_t resp_bytes, resp_lits;	/* this response so far */
+	uint64_t lit_max;	/* the largest literal taken; 0: the most */
 	/* FETCH responses handed over one by one count one at a time */
 	bool each_fetch, resp_fetch;
 	uint64_t mark_bytes, mark_lits;	/* the counts before this one */
@@ -254,6 +255,12 @@ imap_io_take_status_lines(struct imap_io *io, struct strv *out)
 {
 	*out = io->status_lines;
 	memset(&io->status_lines, 0, sizeof(io->status_lines));
+}
+
+void
+imap_io_literal_max(struct imap_io *io, uint64_t max)
+{
+	io->lit_max = max < IMAP_IO_LITERAL_MAX ? max : 0;
 }
 
 void
@@ -820,11 +827,12 @@ line_done(struct imap_io *io)
 	/* Status responses carry no literals; elsewhere a trailing {N}
 	 * announces N bytes that are passed through unparsed. */
 	if (text == 0 && p[0] != '+' && literal_at_end(p, n, &lit)) {
-		if (lit > IMAP_IO_LITERAL_MAX)
+		uint64_t max = io->lit_max ? io->lit_max : IMAP_IO_LITERAL_MAX;
+
+		if (lit > max)
 			return io_fail(io, ERR_FAIL, "the server announced a "
 			    "literal of %llu bytes (limit %llu)",
-			    (unsigned long long)lit,
-			    (unsigned long long)IMAP_IO_LITERAL_MAX);
+			    (unsigned long long)lit, (unsigned long long)max);
 		io->resp_lits += lit;
 		if (io->resp_lits > IMAP_IO_LITERAL_MAX)
 			return io_fail(io, ERR_FAIL, "the server sent more "

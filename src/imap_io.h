@@ -58,6 +58,10 @@ void imap_io_set_secret(struct imap_io *io, bool on);
  * one in the greeting, is always an error. */
 void imap_io_allow_permflags(struct imap_io *io, bool on);
 
+/* Until set again, a literal over max bytes is refused before it is read
+ * (0, or more than IMAP_IO_LITERAL_MAX: that). */
+void imap_io_literal_max(struct imap_io *io, uint64_t max);
+
 /* While on, the limits on lines and literals apply to each FETCH
  * response by itself rather than to all of a command's responses:
  * libetpan hands each over as it is parsed (imap_each_message), so a

@@ -207,10 +207,9 @@ piece_handler(struct mailimap_msg_att *att, void *arg)
 	/* past the end come only empty pieces */
 	if (b->over || b->last || b->bad != NULL)
 		return;
+	/* a literal longer than a piece was refused before it was read */
 	body = (char *)(f.body != NULL ? f.body : "");
-	if (f.body_len > PIECE_BYTES)
-		b->bad = "the server sent more than the piece asked for";
-	else if (f.body_origin % PIECE_BYTES != 0 || f.body_origin < b->at ||
+	if (f.body_origin % PIECE_BYTES != 0 || f.body_origin < b->at ||
 	    f.body_origin >= b->asked)
 		b->bad = "the server sent a piece from the wrong offset";
 	else if (k == p->cur && f.body_origin == b->at)
@@ -304,6 +303,7 @@ imap_fetch_pieces(struct imap_store *s, struct msg **msgs, const size_t *idx,
 		p.v[k].i = idx[k];
 	}
 	imap_each_message(s, piece_handler, &p);
+	imap_io_literal_max(s->io, PIECE_BYTES);
 	for (;;) {
 		size_t k;
 
@@ -337,6 +337,7 @@ imap_fetch_pieces(struct imap_store *s, struct msg **msgs, const size_t *idx,
 			break;
 	}
 	imap_each_message(s, NULL, NULL);
+	imap_io_literal_max(s->io, 0);
 	if (r != MAILIMAP_NO_ERROR) {
 		rc = imap_fail(s, r, what, e);
 		/* answers still on their way would be read as the next

@@ -180,6 +180,9 @@ int imap_prefetch_one(struct imap_store *s, struct msg **msgs, size_t n,
 
 /* A message this large (by its listed size) is fetched in pieces. */
 #define IMAP_PIECES_FROM (4u * 1024 * 1024)
+/* The largest literal a FETCH of whole messages takes: they were listed
+ * under IMAP_PIECES_FROM, and a server that far off is not believed. */
+#define IMAP_WHOLE_MAX (16ull * IMAP_PIECES_FROM)
 /* Fetch msgs[0..n) (of the selected folder) in pieces and hand them to
  * fn as idx[0..n), one message after the other: 0, or -1 when the
  * session failed; fn is told of each either way. */

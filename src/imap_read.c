@@ -1072,8 +1072,10 @@ fetch_chunk(struct many *m, size_t cnt, struct err *e)
 	snprintf(what, sizeof(what), "FETCH %s (%zu messages)", s->sel_name,
 	    cnt);
 	imap_each_message(s, many_handler, m);
+	imap_io_literal_max(s->io, IMAP_WHOLE_MAX);
 	r = ahead ? prefetch_read(s, &result) :
 	    mailimap_uid_fetch(s->imap, set, ft, &result);
+	imap_io_literal_max(s->io, 0);
 	imap_each_message(s, NULL, NULL);
 	mailimap_set_free(set);
 	mailimap_fetch_type_free(ft);

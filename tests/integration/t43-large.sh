@@ -6,7 +6,8 @@
 # memory does not grow with the message.  It arrives byte for byte, with
 # its flags, wherever a CRLF falls between two pieces and whether or not
 # its size is a whole number of pieces; a server that sends more than a
-# piece, or from the wrong offset, is a clean error that stores nothing.
+# piece (or 16 times a message's listed size), or from the wrong offset,
+# is a clean error that stores nothing.
 . "$TESTS_SRCDIR/integration/lib.sh"
 
 TOOL="$(dirname "$MAILSYNC")/tests/imap-tool"
@@ -164,7 +165,8 @@ fake_yaml "$T/f1.yaml" none 3 "$T/fmail" -
 run_tool "$T/f1.yaml" f fetch-many INBOX 5 5000000
 ok "$([ "$RC" -ne 0 ] && [ "$RC" -ne 124 ] && echo 0 || echo 1)" \
 	"a piece larger than asked: fails (exit $RC)"
-like "$ERR" 'more than the piece asked for' "a piece larger than asked: says so"
+like "$ERR" 'literal of 1048577 bytes \(limit 1048576\)' \
+	"a piece larger than asked: refused before it is read"
 is "$(printf '%s' "$OUT" | wc -c | tr -d ' ')" 0 "a piece larger than asked: nothing handed on"
 
 fake_start '{"commands": {"UID FETCH": [
@@ -175,6 +177,17 @@ run_tool "$T/f2.yaml" f fetch-many INBOX 5 5000000
 ok "$([ "$RC" -ne 0 ] && [ "$RC" -ne 124 ] && echo 0 || echo 1)" \
 	"a piece from the wrong offset: fails (exit $RC)"
 like "$ERR" 'wrong offset' "a piece from the wrong offset: says so"
+
+# A message listed under 4 MiB comes whole, but not at any size: a server
+# 16 times off is refused before the literal is read.
+fake_start '{"commands": {"UID FETCH": [
+	"RAW:* 1 FETCH (UID 5 BODY[] {104857600}\r\n", "STALL"]}}'
+fake_yaml "$T/f2b.yaml" none 3 "$T/fmail" -
+run_tool "$T/f2b.yaml" f fetch-many INBOX 5 3000000
+ok "$([ "$RC" -ne 0 ] && [ "$RC" -ne 124 ] && echo 0 || echo 1)" \
+	"100 MiB for a message listed at 3 MB: fails (exit $RC)"
+like "$ERR" 'literal of 104857600 bytes \(limit 67108864\)' \
+	"100 MiB for a message listed at 3 MB: refused before it is read"
 
 fake_start '{"commands": {"UID FETCH": ["{tag} OK nothing"]}}'
 fake_yaml "$T/f3.yaml" none 3 "$T/fmail" -
