@@ -103,12 +103,21 @@ take_early(struct pieces *p)
 	return false;
 }
 
-/* Tell fn that v[k] is complete, or why it failed (why NULL: complete). */
+/* Tell fn that v[k] is complete, or why it failed (why NULL: complete);
+ * what is held of it goes. */
 static void
 finish(struct pieces *p, size_t k, const struct err *why)
 {
 	struct big *b = &p->v[k];
 
+	for (size_t j = 0; j < p->nearly;) {
+		if (p->early[j].k != k) {
+			j++;
+			continue;
+		}
+		free(p->early[j].data);
+		p->early[j] = p->early[--p->nearly];
+	}
 	if (b->over)
 		return;
 	b->over = true;
