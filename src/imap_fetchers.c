@@ -216,23 +216,31 @@ struct subset {
 	void *arg;
 };
 
-static bool
-in_pieces(const struct msg *m)
+/* The messages msgs[i] of msgs[0..n) with mark[i] == want: (*out)[k] is
+ * msgs[(*idx)[k]], k < *nout. */
+static void
+pick(struct msg **msgs, size_t n, const bool *mark, bool want,
+    struct msg ***out, size_t **idx, size_t *nout)
 {
-	return m->size >= IMAP_PIECES_FROM;
+	*out = xcalloc(n + 1, sizeof(**out));
+	*idx = xcalloc(n + 1, sizeof(**idx));
+	*nout = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mark[i] == want) {
+			(*out)[*nout] = msgs[i];
+			(*idx)[(*nout)++] = i;
+		}
 }
 
-static void
-pick(struct msg **msgs, size_t n, bool pieces, struct subset *u)
+/* Which of msgs[0..n) come in pieces (the caller frees it). */
+static bool *
+in_pieces(struct msg **msgs, size_t n)
 {
-	u->msgs = xcalloc(n + 1, sizeof(*u->msgs));
-	u->idx = xcalloc(n + 1, sizeof(*u->idx));
-	u->n = 0;
+	bool *big = xcalloc(n + 1, sizeof(*big));
+
 	for (size_t i = 0; i < n; i++)
-		if (in_pieces(msgs[i]) == pieces) {
-			u->msgs[u->n] = msgs[i];
-			u->idx[u->n++] = i;
-		}
+		big[i] = msgs[i]->size >= IMAP_PIECES_FROM;
+	return big;
 }
 
 static void
@@ -301,19 +309,6 @@ part_run(void *arg)
 	return NULL;
 }
 
-/* The messages of msgs[0..n) nobody was told about, as part p. */
-static void
-leftovers(struct msg **msgs, size_t n, const bool *told, struct part *p)
-{
-	p->msgs = xcalloc(n + 1, sizeof(*p->msgs));
-	p->idx = xcalloc(n + 1, sizeof(*p->idx));
-	p->n = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!told[i]) {
-			p->msgs[p->n] = msgs[i];
-			p->idx[p->n++] = i;
-		}
-}
 
 /* Fetch msgs[0..n), whole, over as many sessions as they are worth. */
 static int
@@ -366,7 +361,8 @@ fetch_whole(struct imap_store *s, struct msg **msgs, size_t n,
 	rc = pv[0].rc;
 	if (rc < 0)
 		*e = pv[0].e;
-	leftovers(msgs, n, f.told, &rest);
+	/* what nobody was told about */
+	pick(msgs, n, f.told, false, &rest.msgs, &rest.idx, &rest.n);
 	if (rest.n > 0) {
 		/* without threads now: the lock is only taken, not needed */
 		int rrc = imap_fetch_many_one(s, rest.msgs, rest.n,
@@ -390,11 +386,13 @@ int
 imap_prefetch(struct store *st, struct msg **msgs, size_t n, struct err *e)
 {
 	struct subset whole;
+	bool *big = in_pieces(msgs, n);
 	int rc;
 
-	pick(msgs, n, false, &whole);
+	pick(msgs, n, big, false, &whole.msgs, &whole.idx, &whole.n);
 	rc = prefetch_whole(imap_of(st), whole.msgs, whole.n, e);
 	subset_free(&whole);
+	free(big);
 	return rc;
 }
 
@@ -405,14 +403,17 @@ imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
 	struct imap_store *s = imap_of(st);
 	struct subset whole = { .fn = fn, .arg = arg }, big;
 	struct err pe = { 0 };
+	bool *mark = in_pieces(msgs, n);
 	int rc;
 
-	pick(msgs, n, true, &big);
+	pick(msgs, n, mark, true, &big.msgs, &big.idx, &big.n);
 	if (big.n == 0) {
 		subset_free(&big);
+		free(mark);
 		return fetch_whole(s, msgs, n, fn, arg, e);
 	}
-	pick(msgs, n, false, &whole);
+	pick(msgs, n, mark, false, &whole.msgs, &whole.idx, &whole.n);
+	free(mark);
 	/* first the others, whose FETCH may have been sent ahead */
 	rc = fetch_whole(s, whole.msgs, whole.n, subset_deliver, &whole, e);
 	if (imap_fetch_pieces(s, big.msgs, big.idx, big.n, fn, arg, &pe) < 0 &&
