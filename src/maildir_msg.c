@@ -491,6 +491,14 @@ maildir_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 	return 0;
 }
 
+/* e says that reading m failed (errno). */
+static void
+fetch_failed(struct maildir_store *s, const struct msg *m, struct err *e)
+{
+	err_sys(e, ERR_FAIL, "folder '%s': fetch: read(%s/%s) failed", s->sel,
+	    s->sel_path, m->file);
+}
+
 int
 maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
     struct err *e)
@@ -502,8 +510,7 @@ maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
 	if (maildir_need_sel(s, e) < 0 || msg_open(s, m, "fetch", &fd, NULL, e) < 0)
 		return -1;
 	if (maildir_read_fd(fd, 0, out) < 0) {
-		err_sys(e, ERR_FAIL, "folder '%s': fetch: read(%s/%s) failed",
-		    s->sel, s->sel_path, m->file);
+		fetch_failed(s, m, e);
 		close(fd);
 		out->len = len0;
 		if (out->data != NULL)
@@ -550,8 +557,7 @@ fetch_pieces(struct maildir_store *s, struct msg *m, int fd, size_t i,
 	free(piece);
 	return 0;
 fail:
-	err_sys(&e, ERR_FAIL, "folder '%s': fetch: read(%s/%s) failed", s->sel,
-	    s->sel_path, m->file);
+	fetch_failed(s, m, &e);
 	fn(arg, i, NULL, 0, false, &e);
 	free(piece);
 	return -1;
@@ -582,8 +588,7 @@ maildir_fetch_many(struct store *st, struct msg **msgs, size_t n,
 		}
 		buf_reset(&data);
 		if (maildir_read_fd(fd, 0, &data) < 0) {
-			err_sys(&fe, ERR_FAIL, "folder '%s': fetch: read(%s/%s) "
-			    "failed", s->sel, s->sel_path, msgs[i]->file);
+			fetch_failed(s, msgs[i], &fe);
 			fn(arg, i, NULL, 0, false, &fe);
 		} else {
 			fn(arg, i, data.data ? data.data : "", data.len, false,
