@@ -102,7 +102,9 @@ struct copy {
 struct batch {
 	struct run *r;
 	enum side to;
+	size_t n;
 	struct copy *v;
+	struct msg **msgs;	/* v's source messages */
 	size_t *order;		/* appended copies, in append order */
 	size_t nappended;
 	struct copy *piecing;	/* being appended piece by piece */
@@ -240,69 +242,98 @@ prefetch_next(struct run *r, struct store *src, const size_t *next,
 	free(msgs);
 }
 
+static void
+batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		state_intent_free(&b->v[i].it);
+		state_pair_free(&b->v[i].pair);
+	}
+	free(b->v);
+	free(b->msgs);
+	free(b->order);
+	memset(b, 0, sizeof(*b));
+}
+
 /*
- * Copy a batch in one direction: journal the intents (one commit), stream
- * the messages from one side into the other (one FETCH per UID set when
- * pulling, appended with one group commit on disk), then record the pairs
- * and drop the intents (one commit).  next[0..nnext) are the actions of
- * the batch that follows.
+ * The first half of a batch of copies in one direction: journal the
+ * intents (one commit), then stream the messages from one side into the
+ * other's open group commit (one FETCH per UID set when pulling).  -1,
+ * with nothing begun, when the intents could not be journaled.
  */
 static int
-copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
-    const size_t *next, size_t nnext, struct err *e)
+batch_copy(struct run *r, enum side to, const size_t *acts, size_t n,
+    struct batch *b, struct err *e)
 {
 	struct state *st = r->ctx->state;
 	struct store *src = r->ctx->store[SIDE_OTHER(to)];
 	struct store *dst = r->ctx->store[to];
-	struct batch b = { .r = r, .to = to };
-	struct msg **msgs = xcalloc(n, sizeof(*msgs));
-	bool *ok = xcalloc(n + 1, sizeof(*ok));
-	uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
 	struct err fe = { 0 };
-	int rc = -1;
 
-	b.v = xcalloc(n, sizeof(*b.v));
-	b.order = xcalloc(n, sizeof(*b.order));
+	*b = (struct batch){ .r = r, .to = to, .n = n };
+	b->v = xcalloc(n, sizeof(*b->v));
+	b->msgs = xcalloc(n, sizeof(*b->msgs));
+	b->order = xcalloc(n, sizeof(*b->order));
 	if (state_begin(st, e) < 0)
-		goto out;
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		b.v[i].a = &r->p->v[acts[i]];
-		msgs[i] = action_msg(r, b.v[i].a, SIDE_OTHER(to));
-		intent_for(r, b.v[i].a, &b.v[i].it);
-		if (state_intent_put(st, r->ctx->folder, &b.v[i].it, e) < 0) {
+		b->v[i].a = &r->p->v[acts[i]];
+		b->msgs[i] = action_msg(r, b->v[i].a, SIDE_OTHER(to));
+		intent_for(r, b->v[i].a, &b->v[i].it);
+		if (state_intent_put(st, r->ctx->folder, &b->v[i].it, e) < 0) {
 			state_abort(st);
-			goto out;
+			goto fail;
 		}
 	}
 	if (state_commit(st, e) < 0)
-		goto out;
-
+		goto fail;
 	if (dst->ops->batch_begin != NULL)
 		dst->ops->batch_begin(dst);
-	if (src->ops->fetch_many(src, msgs, n, copy_body, &b, &fe) < 0 &&
+	if (src->ops->fetch_many(src, b->msgs, n, copy_body, b, &fe) < 0 &&
 	    fe.code == ERR_TEMP)
 		r->conn_lost = true;
-	if (b.piecing != NULL)	/* a message the source never finished */
+	if (b->piecing != NULL)	/* a message the source never finished */
 		dst->ops->append_abort(dst);
-	prefetch_next(r, src, next, nnext);
+	return 0;
+fail:
+	batch_free(b);
+	return -1;
+}
+
+/*
+ * The second half: the destination's group commit ends (the copies become
+ * durable and visible), then one commit records their pairs and drops the
+ * intents.
+ */
+static int
+batch_record(struct batch *b, struct err *e)
+{
+	struct run *r = b->r;
+	struct state *st = r->ctx->state;
+	struct store *dst = r->ctx->store[b->to];
+	bool *ok = xcalloc(b->n + 1, sizeof(*ok));
+	uint32_t *uids = xcalloc(b->n + 1, sizeof(*uids));
+	struct err fe = { 0 };
+	int rc = -1;
+
 	if (dst->ops->batch_end != NULL &&
 	    dst->ops->batch_end(dst, ok, uids, &fe) < 0)
 		note_failure(r, NULL, &fe);
-	for (size_t k = 0; k < b.nappended; k++) {
-		struct copy *cp = &b.v[b.order[k]];
+	for (size_t k = 0; k < b->nappended; k++) {
+		struct copy *cp = &b->v[b->order[k]];
 
 		/* without group commit every append was durable by itself */
 		cp->done = dst->ops->batch_end == NULL || ok[k];
 		if (!cp->done)
 			r->failed[cp->a->group] = true;
-		else if (to == SIDE_REMOTE && cp->pair.uid == 0)
+		else if (b->to == SIDE_REMOTE && cp->pair.uid == 0)
 			cp->pair.uid = uids[k];
 	}
 
 	if (state_begin(st, e) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct copy *cp = &b.v[i];
+	for (size_t i = 0; i < b->n; i++) {
+		struct copy *cp = &b->v[i];
 
 		if ((cp->done && state_pair_put(st, r->ctx->folder, &cp->pair,
 		    e) < 0) || ((cp->done || cp->forget) &&
@@ -311,32 +342,38 @@ copy_batch(struct run *r, enum side to, const size_t *acts, size_t n,
 			goto out;
 		}
 		if (cp->done) {
-			r->ctx->stats->copied[to]++;
+			r->ctx->stats->copied[b->to]++;
 			log_action(r, cp->a);
 		}
 	}
 	rc = state_commit(st, e);
 out:
-	for (size_t i = 0; i < n; i++) {
-		state_intent_free(&b.v[i].it);
-		state_pair_free(&b.v[i].pair);
-	}
-	free(b.v);
-	free(b.order);
-	free(msgs);
 	free(ok);
 	free(uids);
+	batch_free(b);
 	return rc;
 }
 
+/*
+ * Copies go in batches, and a batch's durable end (a file system sync)
+ * overlaps the next batch's copies where the destination can seal: batch k
+ * is recorded after batch k+1 is written, just before k+1 is sealed.  Each
+ * batch keeps its own order (intents, files, sync, renames, pairs), so a
+ * crash leaves what it left before, for at most two batches.
+ */
 static int
 do_copies(struct run *r, struct err *e)
 {
 	size_t *all = xcalloc(r->p->n + 1, sizeof(*all));
 	size_t *acts = xcalloc(COPY_BATCH, sizeof(*acts));
+	struct batch cur, sealed = { 0 };
+	bool have_sealed = false;
+	struct err e2 = { 0 };
 	int rc = 0;
 
 	for (int s = 0; s < 2 && rc == 0; s++) {
+		struct store *src = r->ctx->store[SIDE_OTHER(s)];
+		struct store *dst = r->ctx->store[s];
 		size_t nall = 0, pos = 0;
 
 		for (size_t i = 0; i < r->p->n; i++)
@@ -354,11 +391,34 @@ do_copies(struct run *r, struct err *e)
 				    !r->conn_lost)
 					acts[n++] = i;
 			}
-			if (n > 0)
-				rc = copy_batch(r, (enum side)s, acts, n,
-				    all + pos, nall - pos < COPY_BATCH ?
-				    nall - pos : COPY_BATCH, e);
+			if (n == 0)
+				continue;
+			rc = batch_copy(r, (enum side)s, acts, n, &cur, e);
+			if (rc == 0)
+				prefetch_next(r, src, all + pos,
+				    nall - pos < COPY_BATCH ? nall - pos :
+				    COPY_BATCH);
+			if (have_sealed && batch_record(&sealed, rc == 0 ? e :
+			    &e2) < 0)
+				rc = -1;
+			have_sealed = false;
+			if (rc < 0) {
+				if (cur.v != NULL)
+					batch_record(&cur, &e2);
+				break;
+			}
+			if (pos < nall && dst->ops->batch_seal != NULL &&
+			    dst->ops->batch_seal(dst, &e2) == 0) {
+				sealed = cur;
+				have_sealed = true;
+			} else {
+				rc = batch_record(&cur, e);
+			}
 		}
+		if (have_sealed && batch_record(&sealed, rc == 0 ? e :
+		    &e2) < 0)
+			rc = -1;
+		have_sealed = false;
 	}
 	free(all);
 	free(acts);
@@ -477,6 +537,21 @@ same_but_flags(const struct state_pair *rec, const struct state_pair *old)
 	    strcmp_null(rec->msgid, old->msgid) == 0;
 }
 
+/* A resolved intent of a crashed run goes, and so does a download's file
+ * left unfinished in the Maildir. */
+static int
+drop_intent(struct run *r, const struct state_intent *it, struct err *e)
+{
+	struct store *local = r->ctx->store[SIDE_LOCAL];
+
+	if (state_intent_del(r->ctx->state, r->ctx->folder, it->id, e) < 0)
+		return -1;
+	if (it->kind == STATE_INTENT_DOWNLOAD && it->name != NULL &&
+	    local->ops->discard != NULL)
+		local->ops->discard(local, it->name);
+	return 0;
+}
+
 static int
 do_state(struct run *r, struct err *e)
 {
@@ -511,8 +586,7 @@ do_state(struct run *r, struct err *e)
 		}
 		any = true;
 		if (a->kind == PLAN_DROP_INTENT)
-			rc = state_intent_del(st, r->ctx->folder,
-			    r->in->intents[a->intent].id, e);
+			rc = drop_intent(r, &r->in->intents[a->intent], e);
 		else if (a->forget)
 			rc = state_pair_del(st, r->ctx->folder,
 			    r->in->pairs[a->pair].id, e);

@@ -79,6 +79,7 @@ md_close(struct store **sp)
 	maildir_unselect(s);
 	maildir_track_free(s);
 	free(s->pend);
+	free(s->sealed.pend);
 	maildir_close_fd(&s->root_fd);
 	free(s->root);
 	free(s->inbox);
@@ -103,6 +104,7 @@ static const struct store_ops maildir_ops = {
 	.append_write = maildir_append_write,
 	.append_end = maildir_append_end,
 	.append_abort = maildir_append_abort,
+	.discard = maildir_discard,
 	.set_flags = maildir_set_flags,
 	.remove = maildir_remove,
 	.move = maildir_move,
@@ -110,6 +112,7 @@ static const struct store_ops maildir_ops = {
 	.track = maildir_track,
 	.tracked_stamp = maildir_tracked_stamp,
 	.batch_begin = maildir_batch_begin,
+	.batch_seal = maildir_batch_seal,
 	.batch_end = maildir_batch_end,
 };
 
@@ -127,6 +130,7 @@ maildir_store_new(const struct cfg_channel *ch, const char *label)
 	s->root_fd = -1;
 	s->dir_fd = -1;
 	s->app.fd = -1;
+	s->sealed.fd = -1;
 	for (int i = 0; i < NSUB; i++)
 		s->sub_fd[i] = -1;
 	return &s->base;

@@ -3,6 +3,7 @@
 #ifndef MAILSYNC_MAILDIR_PRIV_H
 #define MAILSYNC_MAILDIR_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,16 @@ struct maildir_store {
 		char *target;
 	} *pend;
 	size_t npend, cappend;
+	/* the batch sealed before these, syncing while they are written */
+	struct sealed {
+		bool on;	/* sealed and not yet ended */
+		bool threaded;	/* thread runs (or ran) the sync */
+		pthread_t thread;
+		int fd;		/* its own descriptor of tmp/, or -1 */
+		int err;	/* errno of the sync; 0: durable */
+		struct pending *pend;
+		size_t npend, cappend;
+	} sealed;
 	/* the append under way (append_begin .. append_end) */
 	struct maildir_append {
 		char *name;	/* in tmp/; NULL: none */
@@ -157,6 +168,10 @@ int maildir_fetch_many(struct store *st, struct msg **msgs, size_t n,
 
 /* write(2) all n bytes, retrying on EINTR; -1 with errno set. */
 int maildir_write_all(int fd, const char *p, size_t n);
+/* Rename without replacing an existing file: a journaled unique name that
+ * exists already must not overwrite another message.  -1 with errno set. */
+int maildir_rename_noreplace(int ofd, const char *old, int nfd,
+    const char *new);
 int maildir_append(struct store *st, const char *data, size_t len,
     const struct flags *fl, int64_t date, struct msg *out, struct err *e);
 int maildir_append_begin(struct store *st, const struct flags *fl,
@@ -165,6 +180,7 @@ int maildir_append_write(struct store *st, const char *data, size_t len,
     struct err *e);
 int maildir_append_end(struct store *st, struct msg *out, struct err *e);
 void maildir_append_abort(struct store *st);
+void maildir_discard(struct store *st, const char *name);
 int maildir_find(struct store *st, const char *name, const struct flags *fl,
     struct msg *out, bool *found, struct err *e);
 int maildir_set_flags(struct store *st, struct flag_change *v, size_t n,
@@ -173,9 +189,15 @@ int maildir_remove(struct store *st, struct msg **msgs, size_t n,
     struct err *e);
 int maildir_move(struct store *st, struct msg **msgs, size_t n,
     const char *to, struct msg *out, struct err *e);
+
+/* maildir_batch.c: group commit of appends */
+
 void maildir_batch_begin(struct store *st);
+int maildir_batch_seal(struct store *st, struct err *e);
 int maildir_batch_end(struct store *st, bool *ok, uint32_t *uids,
     struct err *e);
+/* Wait for a sealed batch and drop it: its files never become visible. */
+void maildir_batch_drop(struct maildir_store *s);
 
 /* maildir_track.c: whose changes a folder saw */
 

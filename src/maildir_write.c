@@ -33,12 +33,8 @@ maildir_write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/*
- * Rename without replacing an existing file: a journaled unique name that
- * exists already must not overwrite another message.
- */
-static int
-rename_noreplace(int ofd, const char *old, int nfd, const char *new)
+int
+maildir_rename_noreplace(int ofd, const char *old, int nfd, const char *new)
 {
 #ifdef RENAME_NOREPLACE
 	if (renameat2(ofd, old, nfd, new, RENAME_NOREPLACE) == 0)
@@ -68,6 +64,19 @@ unique_name_ok(const char *name)
 		    *p == ':')
 			return false;
 	return true;
+}
+
+/*
+ * A run killed while its batch was in tmp/ (written, or sealed and syncing)
+ * left those files there; they are its own, by the journaled name.
+ */
+void
+maildir_discard(struct store *st, const char *name)
+{
+	struct maildir_store *s = md(st);
+
+	if (s->sub_fd[SUB_TMP] >= 0 && unique_name_ok(name))
+		unlinkat(s->sub_fd[SUB_TMP], name, 0);
 }
 
 /*
@@ -217,8 +226,8 @@ maildir_append_end(struct store *st, struct msg *out, struct err *e)
 		goto done;
 	}
 	maildir_track_expect(s, s->sel, dst, true, target);
-	if (rename_noreplace(s->sub_fd[SUB_TMP], a->name, s->sub_fd[dst],
-	    target) < 0) {
+	if (maildir_rename_noreplace(s->sub_fd[SUB_TMP], a->name,
+	    s->sub_fd[dst], target) < 0) {
 		if (errno == EEXIST)
 			err_set(e, ERR_FAIL, "folder '%s': append: %s/%s/%s "
 			    "exists already", s->sel, s->sel_path,
@@ -472,7 +481,7 @@ maildir_move(struct store *st, struct msg **msgs, size_t n, const char *to,
 		}
 		maildir_track_expect(s, from, sub, false, fname);
 		maildir_track_expect(s, to, sub, true, target);
-		if (rename_noreplace(src[sub], fname, s->sub_fd[sub],
+		if (maildir_rename_noreplace(src[sub], fname, s->sub_fd[sub],
 		    target) < 0) {
 			err_sys(e, ERR_FAIL, "folder '%s': move %s to '%s': "
 			    "rename failed", from, m->file, to);
@@ -511,70 +520,5 @@ out:
 	if (maildir_select(st, from, NULL, rc == 0 ? e : NULL) < 0)
 		rc = -1;
 	free(from);
-	return rc;
-}
-
-void
-maildir_batch_begin(struct store *st)
-{
-	md(st)->deferred = true;
-}
-
-/*
- * One syncfs(2) makes every file of the batch durable (instead of one
- * fsync and one journal commit per message), then the files become visible
- * by rename, then each directory is fsync'ed once.  A crash before the end
- * leaves only files in tmp/, which no reader lists.
- */
-int
-maildir_batch_end(struct store *st, bool *ok, uint32_t *uids, struct err *e)
-{
-	struct maildir_store *s = md(st);
-	bool touched[NSUB] = { false };
-	size_t n = s->npend;
-	int rc = 0;
-
-	(void)uids;	/* files have names, not UIDs */
-
-	s->deferred = false;
-	if (n == 0)
-		return 0;
-	if (maildir_need_sel(s, e) < 0 || syncfs(s->sub_fd[SUB_TMP]) < 0) {
-		if (e->code == ERR_OK)
-			err_sys(e, ERR_FAIL, "folder '%s': syncfs(%s) failed",
-			    s->sel, s->sel_path);
-		rc = -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct pending *p = &s->pend[i];
-
-		ok[i] = false;
-		if (rc == 0)
-			maildir_track_expect(s, s->sel, p->dst, true,
-			    p->target);
-		if (rc == 0 && rename_noreplace(s->sub_fd[SUB_TMP], p->name,
-		    s->sub_fd[p->dst], p->target) == 0) {
-			ok[i] = true;
-			touched[p->dst] = true;
-		} else {
-			if (rc == 0)
-				rc = err_sys(e, ERR_FAIL, "folder '%s': rename "
-				    "into %s/%s/%s failed", s->sel, s->sel_path,
-				    sub_name[p->dst], p->target);
-			unlinkat(s->sub_fd[SUB_TMP], p->name, 0);
-		}
-		free(p->name);
-		free(p->target);
-	}
-	s->npend = 0;
-	for (int i = 0; i < NSUB; i++)
-		if (touched[i] && fsync(s->sub_fd[i]) < 0 && rc == 0) {
-			rc = err_sys(e, ERR_FAIL, "folder '%s': fsync(%s/%s) "
-			    "failed", s->sel, s->sel_path, sub_name[i]);
-			/* visible but perhaps not durable: the journal must
-			 * keep looking for them */
-			for (size_t k = 0; k < n; k++)
-				ok[k] = false;
-		}
 	return rc;
 }

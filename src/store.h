@@ -199,6 +199,10 @@ struct store_ops {
 	    struct err *e);
 	int (*append_end)(struct store *s, struct msg *out, struct err *e);
 	void (*append_abort)(struct store *s);
+	/* Drop what an append under unique name `name` to the selected
+	 * folder left unfinished when a run died (Maildir: tmp/NAME), once
+	 * its journaled intent is resolved.  NULL where nothing is left. */
+	void (*discard)(struct store *s, const char *name);
 	/* Set the complete flag set of each message; batched (IMAP: one
 	 * UID STORE per distinct change over a UID set). */
 	int (*set_flags)(struct store *s, struct flag_change *v, size_t n,
@@ -288,8 +292,13 @@ struct store_ops {
 	 * APPEND commands of many messages each).  ok[k] tells whether the
 	 * k-th successful append since batch_begin made it (the others left
 	 * nothing behind), and on a server uids[k] its UID (append's out->uid
-	 * is 0 then).  The selection must not change in between. */
+	 * is 0 then).  The selection must not change in between.
+	 * batch_seal (NULL where it gains nothing) closes the batch and
+	 * starts making it durable in the background: the next batch_begin
+	 * may follow at once, and batch_end then ends the sealed batch (the
+	 * oldest), not the one being written.  At most one batch is sealed. */
 	void (*batch_begin)(struct store *s);
+	int (*batch_seal)(struct store *s, struct err *e);
 	int (*batch_end)(struct store *s, bool *ok, uint32_t *uids,
 	    struct err *e);
 

@@ -83,6 +83,7 @@ files=$(find "$M/INBOX/cur" "$M/INBOX/new" -type f | wc -l)
 uniq=$(local_ids "$M/INBOX" | tr ' ' '\n' | sort -u | wc -l)
 is "$files" 2001 "every message on disk exactly once (files)"
 is "$uniq" 2001 "every message on disk exactly once (ids)"
+is "$(find "$M/INBOX/tmp" -type f | wc -l)" 0 "nothing the kills left in tmp/ stays there"
 is "$(server_count INBOX)" 2001 "nothing duplicated on the server"
 
 # random kill -9 during a push of 500 messages
@@ -107,4 +108,36 @@ is "$?" 0 "final push run after $kills kills exits 0"
 is "$(server_count Outbox)" 500 "every pushed message on the server exactly once"
 is "$(server_ids Outbox | tr ' ' '\n' | sort -u | wc -l)" 500 "no pushed message duplicated or lost"
 is "$(find "$M/Outbox/cur" "$M/Outbox/new" -type f | wc -l)" 500 "no local duplicate after the push"
+# A pull of 1100 messages goes in three batches, each one's sync running
+# while the next is written: a crash after each commit of it (intents of
+# batch 1, of batch 2, pairs of batch 1, ...), then a rerun, leaves every
+# message on disk exactly once and nothing in tmp/.
+IMAP_USER=pipe
+U=$D/home/pipe/Maildir/cur
+seed_msg INBOX pwarm
+i=0
+while [ $i -lt 1099 ]; do
+	make_msg "q$i" >"$U/$((1600000000 + i)).pipe$i.host:2,"
+	i=$((i + 1))
+done
+chown -R vmail "$D/home/pipe" 2>/dev/null
+n=1
+while [ $n -le 12 ]; do
+	M=$T/mail-pipe$n
+	write_config "$T/c-pipe$n.yaml"
+	sed -i "s|$T/mail\$|$M|; s|$T/state\$|$T/state-pipe$n|" "$T/c-pipe$n.yaml"
+	MAILSYNC_CRASH_AFTER=$n "$MAILSYNC" -q -c "$T/c-pipe$n.yaml" -a
+	rc=$?
+	"$MAILSYNC" -q -c "$T/c-pipe$n.yaml" -a
+	rc2=$?
+	files=$(find "$M/INBOX/cur" "$M/INBOX/new" -type f | wc -l)
+	uniq=$(local_ids "$M/INBOX" | tr ' ' '\n' | sort -u | wc -l)
+	left=$(find "$M/INBOX/tmp" -type f | wc -l)
+	is "$rc2 $files $uniq $left" "0 1100 1100 0" \
+		"pull in batches, crash after commit $n, rerun: each message once, tmp/ empty"
+	[ $rc -ne 137 ] && break	# no crash: every commit done
+	n=$((n + 1))
+done
+ok $([ $n -ge 6 ] && [ $n -le 12 ] && echo 0 || echo 1) "crashed after each of $((n - 1)) commits of the pull"
+is "$(server_count INBOX)" 1100 "the batched pull left the server as it was"
 done_testing
