@@ -96,20 +96,26 @@ wait_sealed(struct sealed *sd)
 	sd->fd = -1;
 }
 
+static void
+unlink_pending(struct maildir_store *s, struct pending *v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (s->sub_fd[SUB_TMP] >= 0)
+			unlinkat(s->sub_fd[SUB_TMP], v[i].name, 0);
+		free(v[i].name);
+		free(v[i].target);
+	}
+	*n = 0;
+}
+
 void
 maildir_batch_drop(struct maildir_store *s)
 {
-	struct sealed *sd = &s->sealed;
-
-	wait_sealed(sd);
-	for (size_t i = 0; i < sd->npend; i++) {
-		if (s->sub_fd[SUB_TMP] >= 0)
-			unlinkat(s->sub_fd[SUB_TMP], sd->pend[i].name, 0);
-		free(sd->pend[i].name);
-		free(sd->pend[i].target);
-	}
-	sd->npend = 0;
-	sd->on = false;
+	wait_sealed(&s->sealed);
+	unlink_pending(s, s->sealed.pend, &s->sealed.npend);
+	s->sealed.on = false;
+	unlink_pending(s, s->pend, &s->npend);
+	s->deferred = false;
 }
 
 /*

@@ -668,14 +668,6 @@ maildir_unselect(struct maildir_store *s)
 	/* an unfinished batch never becomes visible */
 	maildir_append_abort(&s->base);
 	maildir_batch_drop(s);
-	for (size_t i = 0; i < s->npend; i++) {
-		if (s->sub_fd[SUB_TMP] >= 0)
-			unlinkat(s->sub_fd[SUB_TMP], s->pend[i].name, 0);
-		free(s->pend[i].name);
-		free(s->pend[i].target);
-	}
-	s->npend = 0;
-	s->deferred = false;
 	free(s->sel);
 	s->sel = NULL;
 	free(s->sel_path);

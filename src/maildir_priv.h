@@ -196,7 +196,8 @@ void maildir_batch_begin(struct store *st);
 int maildir_batch_seal(struct store *st, struct err *e);
 int maildir_batch_end(struct store *st, bool *ok, uint32_t *uids,
     struct err *e);
-/* Wait for a sealed batch and drop it: its files never become visible. */
+/* Drop the batches not ended (waiting for a sealed one's sync): none of
+ * their files becomes visible. */
 void maildir_batch_drop(struct maildir_store *s);
 
 /* maildir_track.c: whose changes a folder saw */

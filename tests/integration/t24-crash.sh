@@ -57,13 +57,7 @@ ok $([ $n -gt 1 ] && [ $n -le 40 ] && echo 0 || echo 1) "crashed at each of $((n
 # random kill -9 during an initial pull of 2000 messages
 IMAP_USER=bulk
 seed_msg INBOX warmup
-U=$D/home/bulk/Maildir/cur
-i=0
-while [ $i -lt 2000 ]; do
-	make_msg "b$i" >"$U/$((1600000000 + i)).bulk$i.host:2,"
-	i=$((i + 1))
-done
-chown -R vmail "$D/home/bulk" 2>/dev/null
+seed_bulk "$D/home/bulk/Maildir/cur" b 2000
 M=$T/mail-bulk
 write_config "$T/c-bulk.yaml"
 sed -i "s|$T/mail\$|$M|; s|$T/state\$|$T/state-bulk|" "$T/c-bulk.yaml"
@@ -113,14 +107,8 @@ is "$(find "$M/Outbox/cur" "$M/Outbox/new" -type f | wc -l)" 500 "no local dupli
 # batch 1, of batch 2, pairs of batch 1, ...), then a rerun, leaves every
 # message on disk exactly once and nothing in tmp/.
 IMAP_USER=pipe
-U=$D/home/pipe/Maildir/cur
 seed_msg INBOX pwarm
-i=0
-while [ $i -lt 1099 ]; do
-	make_msg "q$i" >"$U/$((1600000000 + i)).pipe$i.host:2,"
-	i=$((i + 1))
-done
-chown -R vmail "$D/home/pipe" 2>/dev/null
+seed_bulk "$D/home/pipe/Maildir/cur" q 1099
 n=1
 while [ $n -le 12 ]; do
 	M=$T/mail-pipe$n

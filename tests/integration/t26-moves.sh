@@ -14,12 +14,7 @@ inode() { stat -c %i "$1"; }
 mkfolder Archive
 mkfolder Lists
 for i in 1 2 3 4 5; do seed_msg INBOX m$i; done
-i=0
-while [ $i -lt 500 ]; do
-	make_msg "b$i" >"$D/home/$IMAP_USER/Maildir/.Lists/cur/$((1600000000 + i)).bulk$i.host:2,"
-	i=$((i + 1))
-done
-chown -R vmail "$D/home/$IMAP_USER/Maildir" 2>/dev/null
+seed_bulk "$D/home/$IMAP_USER/Maildir/.Lists/cur" b 500
 write_config "$T/c.yaml"
 ms -c "$T/c.yaml" -a
 is "$RC" 0 "initial sync"

@@ -12,13 +12,7 @@ dovecot_start
 N=${CONCURRENT_MESSAGES:-600}
 
 seed_msg INBOX warmup
-U=$D/home/$IMAP_USER/Maildir/cur
-i=0
-while [ $i -lt "$N" ]; do
-	make_msg "b$i" >"$U/$((1600000000 + i)).bulk$i.host:2,"
-	i=$((i + 1))
-done
-chown -R vmail "$D/home/$IMAP_USER" 2>/dev/null
+seed_bulk "$D/home/$IMAP_USER/Maildir/cur" b "$N"
 dadm force-resync -u "$IMAP_USER" INBOX
 write_config "$T/c.yaml"
 M=$T/mail
