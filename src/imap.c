@@ -582,7 +582,6 @@ static const struct store_ops imap_ops = {
 	.select = imap_select,
 	.list = imap_list,
 	.details = imap_details,
-	.fetch = imap_fetch,
 	.append = imap_append,
 	.set_flags = imap_set_flags,
 	.remove = imap_remove,

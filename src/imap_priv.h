@@ -165,8 +165,6 @@ int imap_list_changed(struct store *st, uint64_t since,
 int imap_uids(struct store *st, uint32_t **out, size_t *n, struct err *e);
 int imap_details(struct store *st, struct msg **msgs, size_t n,
     struct err *e);
-int imap_fetch(struct store *st, const struct msg *m, struct buf *out,
-    struct err *e);
 /* Read and drop the answer of a prefetch nobody claimed; 0, or -1 with e
  * (the session is then broken). */
 int imap_prefetch_drain(struct imap_store *s, struct err *e);

@@ -857,48 +857,6 @@ imap_details(struct store *st, struct msg **msgs, size_t n, struct err *e)
 	return rc;
 }
 
-int
-imap_fetch(struct store *st, const struct msg *m, struct buf *out,
-    struct err *e)
-{
-	struct imap_store *s = imap_of(st);
-	struct mailimap_fetch_type *ft;
-	struct mailimap_set *set;
-	clist *result = NULL;
-	clistiter *it;
-	char what[300];
-	bool found = false;
-	int r;
-
-	if (imap_check_selected(s, "FETCH", e) < 0)
-		return -1;
-	snprintf(what, sizeof(what), "FETCH %s UID %u", s->sel_name, m->uid);
-	ft = imap_fetch_type_new(false, false, true);
-	set = mailimap_set_new_single(m->uid);
-	r = mailimap_uid_fetch(s->imap, set, ft, &result);
-	mailimap_set_free(set);
-	mailimap_fetch_type_free(ft);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_fail(s, r, what, e);
-	for (it = clist_begin(result); it != NULL && !found;
-	    it = clist_next(it)) {
-		struct fetched f;
-
-		imap_read_msg_att(clist_content(it), &f);
-		flags_free(&f.flags);
-		if (f.has_uid && f.uid == m->uid && f.has_body &&
-		    f.body != NULL) {
-			crlf_to_lf(out, f.body, f.body_len);
-			found = true;
-		}
-	}
-	mailimap_fetch_list_free(result);
-	if (!found)
-		return err_set(e, ERR_FAIL, "%s: %s: the server returned no "
-		    "such message", s->label, what);
-	return 0;
-}
-
 /* ---- fetch many -------------------------------------------------------- */
 
 /*

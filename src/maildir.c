@@ -97,7 +97,6 @@ static const struct store_ops maildir_ops = {
 	.list = maildir_list,
 	.find = maildir_find,
 	.details = maildir_details,
-	.fetch = maildir_fetch,
 	.fetch_many = maildir_fetch_many,
 	.append = maildir_append,
 	.append_begin = maildir_append_begin,

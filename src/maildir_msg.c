@@ -499,28 +499,6 @@ fetch_failed(struct maildir_store *s, const struct msg *m, struct err *e)
 	    s->sel_path, m->file);
 }
 
-int
-maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
-    struct err *e)
-{
-	struct maildir_store *s = md(st);
-	size_t len0 = out->len;
-	int fd;
-
-	if (maildir_need_sel(s, e) < 0 || msg_open(s, m, "fetch", &fd, NULL, e) < 0)
-		return -1;
-	if (maildir_read_fd(fd, 0, out) < 0) {
-		fetch_failed(s, m, e);
-		close(fd);
-		out->len = len0;
-		if (out->data != NULL)
-			out->data[len0] = '\0';
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 /*
  * fetch_many hands over a message from PIECES_FROM bytes on in pieces of
  * PIECE_BYTES, so that pushing it holds one piece, whatever its size.

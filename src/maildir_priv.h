@@ -159,8 +159,6 @@ int maildir_read_fd(int fd, size_t max, struct buf *out);
 int maildir_list(struct store *st, struct msg_list *out, struct err *e);
 int maildir_details(struct store *st, struct msg **msgs, size_t n,
     struct err *e);
-int maildir_fetch(struct store *st, const struct msg *m, struct buf *out,
-    struct err *e);
 int maildir_fetch_many(struct store *st, struct msg **msgs, size_t n,
     store_body_fn *fn, void *arg, struct err *e);
 

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "moves.h"
+#include "msgnorm.h"
 
 void
 folder_work_clear(struct folder_work *fw)
@@ -166,6 +167,34 @@ load_dst_details(struct moves_ctx *mc, struct folder_work *fw, size_t n,
 	return 0;
 }
 
+/* The wire size of a message's normalised content, counted as it is
+ * read (a large file in pieces). */
+struct norm_size {
+	uint64_t size;
+	bool after_cr;
+};
+
+static void
+count_wire(void *arg, const char *p, size_t n)
+{
+	struct norm_size *ns = arg;
+
+	ns->size += wire_size_piece(p, n, &ns->after_cr);
+}
+
+static int
+norm_size_of(struct store *st, struct msg *m, uint64_t *out, struct err *e)
+{
+	struct norm_size ns = { 0 };
+	struct msgnorm nm;
+
+	msgnorm_init(&nm, count_wire, &ns);
+	if (store_fetch_norm(st, m, &nm, NULL, e) < 0)
+		return -1;
+	*out = ns.size;
+	return 0;
+}
+
 /*
  * For local arrivals that share a Message-ID with a message that left
  * another folder but differ in size: the size without client-added headers
@@ -177,7 +206,6 @@ load_norm_sizes(struct moves_ctx *mc, struct folder_work *fw,
     struct err *e)
 {
 	struct store *st = mc->store[SIDE_LOCAL];
-	struct buf b = { 0 };
 	const char *sel = NULL;
 	int rc = 0;
 
@@ -200,13 +228,9 @@ load_norm_sizes(struct moves_ctx *mc, struct folder_work *fw,
 				break;
 			sel = fw[dv[j].f].name;
 		}
-		buf_reset(&b);
-		if ((rc = st->ops->fetch(st, m, &b, e)) < 0)
+		if ((rc = norm_size_of(st, m, &dv[j].norm_size, e)) < 0)
 			break;
-		dv[j].norm_size = b.len > 0 ?
-		    wire_size(b.data, msg_normalize(b.data, b.len)) : 0;
 	}
-	buf_free(&b);
 	return rc;
 }
 

@@ -174,10 +174,6 @@ struct store_ops {
 	/* Fill size, msgid and has_details for msgs[0..n) (batched). */
 	int (*details)(struct store *s, struct msg **msgs, size_t n,
 	    struct err *e);
-	/* The message's content with LF line ends (disk form), into out
-	 * (appended).  Marks nothing as seen. */
-	int (*fetch)(struct store *s, const struct msg *m, struct buf *out,
-	    struct err *e);
 	/* Store a new message from disk-form content with flags and date.
 	 * On success *out describes it (uid or name+file, flags, size).  The
 	 * Maildir side uses out->name as the unique name if it is set, so a
@@ -274,7 +270,9 @@ struct store_ops {
 	 * the store allows (IMAP: one UID FETCH per UID set), calling fn once
 	 * per message as it arrives, so only one message is held at a time
 	 * (a large one in pieces: its size is then set, exact, before the
-	 * first).
+	 * first).  The content comes with LF line ends (disk form); nothing
+	 * is marked as seen.  A server's message is taken as large by its
+	 * listed size (0: unknown, fetched whole up to 64 MiB).
 	 * -1 only when the session failed (fn was then called with the
 	 * reason for every message not delivered). */
 	int (*fetch_many)(struct store *s, struct msg **msgs, size_t n,
@@ -334,5 +332,15 @@ struct store *maildir_store_new(const struct cfg_channel *ch,
 
 /* A fresh Maildir unique name ("<sec>.M<usec>P<pid>Q<n>.<host>"). */
 char *maildir_unique_name(void);
+
+/*
+ * Read message m of st's selected folder through nm (msgnorm.h), in
+ * pieces when it is large; *msgid, when given and still NULL, gets its
+ * Message-ID.  nm is ended either way; -1 when the message did not come
+ * whole.
+ */
+struct msgnorm;
+int store_fetch_norm(struct store *st, struct msg *m, struct msgnorm *nm,
+    char **msgid, struct err *e);
 
 #endif

@@ -11,12 +11,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
-
 #include "util.h"
 
-static void
-oom(void)
+void
+xoom(void)
 {
 	fputs("mailsync: out of memory\n", stderr);
 	abort();
@@ -28,7 +26,7 @@ xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -38,7 +36,7 @@ xcalloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -47,7 +45,7 @@ xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -75,7 +73,7 @@ xasprintf(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (vasprintf(&p, fmt, ap) < 0)
-		oom();
+		xoom();
 	va_end(ap);
 	return p;
 }
@@ -91,7 +89,7 @@ xgrow(void *array_ptr, size_t *cap, size_t need, size_t size)
 	while (ncap < need)
 		ncap *= 2;
 	if (ncap > SIZE_MAX / size)
-		oom();
+		xoom();
 	*array = xrealloc(*array, ncap * size);
 	*cap = ncap;
 }
@@ -120,7 +118,7 @@ xfit(void *array_ptr, size_t *cap, size_t n, size_t size)
 	if (n == 0)
 		n = 1;
 	if (n > SIZE_MAX / size)
-		oom();
+		xoom();
 	if (n == *cap)
 		return;
 	*array = xrealloc(*array, n * size);
@@ -160,7 +158,7 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	n = vasprintf(&p, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		oom();
+		xoom();
 	buf_add(b, p, (size_t)n);
 	free(p);
 }
@@ -413,73 +411,6 @@ header_message_id(const char *p, size_t n)
 		buf_free(&v);
 		return res;
 	}
-}
-
-void
-sha256_hex(const void *p, size_t n, char hex_out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++)
-		snprintf(hex_out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* SPEC.md section 5: headers mail clients add when they save a copy. */
-static const char *const client_headers[] = {
-	"content-length", "lines", "status", "x-status", "x-uid",
-};
-
-static bool
-client_header(const char *p, size_t n)
-{
-	for (size_t i = 0; i < sizeof(client_headers) /
-	    sizeof(client_headers[0]); i++) {
-		size_t k = strlen(client_headers[i]), j;
-
-		if (n <= k || strncasecmp(p, client_headers[i], k) != 0)
-			continue;
-		/* RFC 5322 section 4.5.1 (obsolete syntax): WSP before ':' */
-		for (j = k; j < n && (p[j] == ' ' || p[j] == '\t'); j++)
-			;
-		if (j < n && p[j] == ':')
-			return true;
-	}
-	return false;
-}
-
-size_t
-msg_normalize(char *p, size_t n)
-{
-	size_t r, w = 0, end, len;
-	bool skipping = false;
-
-	if (n == 0)
-		return 0;
-	/* the same rule as crlf_to_lf, so equal input stays equal */
-	for (r = 0; r < n; r++)
-		if (!(p[r] == '\r' && r + 1 < n && p[r + 1] == '\n'))
-			p[w++] = p[r];
-	n = w;
-	r = w = 0;
-	while (r < n) {
-		for (end = r; end < n && p[end] != '\n'; end++)
-			;
-		if (end == r)
-			break;	/* the empty line ending the header block */
-		if (p[r] != ' ' && p[r] != '\t')
-			skipping = client_header(p + r, end - r);
-		len = (end < n ? end + 1 : end) - r;
-		if (!skipping) {
-			memmove(p + w, p + r, len);
-			w += len;
-		}
-		r += len;
-	}
-	if (r < n)
-		memmove(p + w, p + r, n - r);
-	return w + (n - r);
 }
 
 int

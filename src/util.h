@@ -10,6 +10,7 @@
 #include "err.h"
 
 /* Allocators: never return NULL; out of memory aborts the process. */
+void xoom(void) __attribute__((noreturn));
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
@@ -78,17 +79,6 @@ uint64_t wire_size_piece(const char *p, size_t n, bool *after_cr);
 /* The Message-ID header value of a message (LF or CRLF), or NULL; unfolded,
  * angle brackets included, at most the first 8 KiB of headers searched. */
 char *header_message_id(const char *p, size_t n);
-
-/*
- * Normalise a message in place for comparing copies: CRLF -> LF, then every
- * header mail clients add when they save a copy (Content-Length, Lines,
- * Status, X-Status, X-UID; SPEC.md section 5; case-insensitive, with its
- * continuation lines) removed from the header block.  Returns the length.
- */
-size_t msg_normalize(char *p, size_t n);
-
-/* Lowercase hex SHA-256 of p (65 bytes incl. NUL into hex_out). */
-void sha256_hex(const void *p, size_t n, char hex_out[65]);
 
 /* mkdir -p path, each directory made mode 0700; ERR_FAIL naming the one
  * that failed. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "msgnorm.h"
 #include "state.h"
 #include "store.h"
 #include "sync.h"
@@ -57,23 +58,20 @@ vfail(struct vchan *c, const char *folder, const struct err *e)
 		    c->ch->name, e->msg));
 }
 
-/* SHA-256 of a message's normalised content; one message in memory. */
+/* SHA-256 of a message's normalised content, read in pieces when it is
+ * large (a message of any size costs one piece of memory). */
 static int
-content_hash(struct store *st, const struct msg *m, char hex[65],
-    char **msgid, struct err *e)
+content_hash(struct store *st, struct msg *m, char hex[65], char **msgid,
+    struct err *e)
 {
-	struct buf b = { 0 };
-	size_t n;
+	struct msgnorm_hash h;
 
-	if (st->ops->fetch(st, m, &b, e) < 0) {
-		buf_free(&b);
+	msgnorm_hash_init(&h);
+	if (store_fetch_norm(st, m, &h.nm, msgid, e) < 0) {
+		msgnorm_hash_drop(&h);
 		return -1;
 	}
-	if (msgid != NULL && *msgid == NULL && b.len > 0)
-		*msgid = header_message_id(b.data, b.len);
-	n = b.len > 0 ? msg_normalize(b.data, b.len) : 0;
-	sha256_hex(b.len > 0 ? b.data : "", n, hex);
-	buf_free(&b);
+	msgnorm_hash_end(&h, hex);
 	return 0;
 }
 
@@ -339,11 +337,15 @@ load_folder(struct vchan *c, struct vfolder *vf, struct err *e)
  */
 static int
 compare_pair(struct vchan *c, struct vfolder *vf, const struct state_pair *p,
-    const struct msg *r, const struct msg *l, struct err *e)
+    struct msg *r, struct msg *l, struct err *e)
 {
 	char hex[2][65], *msgid = p->msgid != NULL ? xstrdup(p->msgid) : NULL;
 	char *id, *fr, *fl, *nm;
 
+	/* the listing has no sizes; the state's tells the server side to
+	 * come in pieces when the message is large */
+	if (!r->has_details && r->size == 0)
+		r->size = p->size;
 	if (content_hash(c->store[SIDE_REMOTE], r, hex[SIDE_REMOTE], &msgid,
 	    e) < 0 ||
 	    content_hash(c->store[SIDE_LOCAL], l, hex[SIDE_LOCAL], &msgid,

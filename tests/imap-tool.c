@@ -19,8 +19,7 @@ usage(void)
 {
 	fputs("usage: imap-tool [--debug] CONFIG ACCOUNT OP [ARGS...]\n"
 	      "  list-folders | create F | delete F | select F [F...] |\n"
-	      "  list F | changed F MODSEQ | details F | fetch F UID |\n"
-	      "  fetch-many F UID SIZE |\n"
+	      "  list F | changed F MODSEQ | details F | fetch F UID [SIZE] |\n"
 	      "  append F FLAGS FILE |\n"
 	      "  store F UID FLAGS | remove F UID\n"
 	      "FLAGS: space-separated IMAP flags and keywords, or \"\"\n",
@@ -53,7 +52,7 @@ parse_flags(const char *text, struct flags *out, struct err *e)
 	return 0;
 }
 
-/* store_body_fn for fetch-many: the content to stdout, a failure kept. */
+/* store_body_fn for fetch: the content to stdout, a failure kept. */
 static int
 print_body(void *arg, size_t i, const char *data, size_t len, bool more,
     const struct err *why)
@@ -233,16 +232,6 @@ run(struct store *st, const char *op, int argc, char **argv, struct err *e)
 			printf(" %" PRIu64 "\n", m->size);
 		}
 		rc = 0;
-	} else if (strcmp(op, "fetch") == 0) {
-		NEED(2);
-		if (parse_uid(argv[1], &uid, e) < 0 ||
-		    o->select(st, argv[0], NULL, e) < 0)
-			goto done;
-		out.uid = uid;
-		if (o->fetch(st, &out, &b, e) < 0)
-			goto done;
-		fwrite(b.data ? b.data : "", 1, b.len, stdout);
-		rc = 0;
 	} else if (strcmp(op, "changed") == 0) {
 		struct store_changes ch;
 
@@ -256,17 +245,19 @@ run(struct store *st, const char *op, int argc, char **argv, struct err *e)
 		msg_list_free(&ch.msgs);
 		free(ch.vanished);
 		rc = 0;
-	} else if (strcmp(op, "fetch-many") == 0) {
-		/* SIZE as listed: a large one is fetched in pieces */
+	} else if (strcmp(op, "fetch") == 0) {
+		/* SIZE as listed (0 if not given): a large one comes in
+		 * pieces */
 		struct msg *one = &out;
 		struct err failed = { 0 };
 
-		NEED(3);
+		if (argc != 3)
+			NEED(2);
 		if (parse_uid(argv[1], &uid, e) < 0 ||
 		    o->select(st, argv[0], NULL, e) < 0)
 			goto done;
 		out.uid = uid;
-		out.size = strtoull(argv[2], NULL, 10);
+		out.size = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
 		rc = o->fetch_many(st, &one, 1, print_body, &failed, e);
 		if (failed.code != ERR_OK) {
 			*e = failed;

@@ -148,9 +148,29 @@ is "$(dadm fetch -u "$IMAP_USER" size.virtual mailbox Up header X-Test-Id pushhu
 diag "peak RSS pushing: 1 MiB message ${rss_one} KiB, 24 MiB message ${rss_huge} KiB"
 ok "$([ "$rss_huge" -lt $((rss_one + 8192)) ] && echo 0 || echo 1)" \
 	"24 MiB pushed: peak memory within 8 MiB of a 1 MiB push"
+
+# --verify hashes both copies in pieces: the 24 MiB message costs no more
+# than one of 1 MiB, and a byte changed in its last piece is found.
+ms -c "$T/c.yaml" --verify test:Up
+is "$RC" 0 "24 MiB: --verify finds both copies identical"
+rss_one=$(maxrss "$MAILSYNC" -c "$T/c.yaml" --verify test:Up1)
+rss_huge=$(maxrss "$MAILSYNC" -c "$T/c.yaml" --verify test:Up)
+diag "peak RSS of --verify: 1 MiB message ${rss_one} KiB, 24 MiB message ${rss_huge} KiB"
+ok "$([ "$rss_huge" -lt $((rss_one + 8192)) ] && echo 0 || echo 1)" \
+	"24 MiB: --verify's peak memory within 8 MiB of a 1 MiB one"
+f=$(local_file "$T/mail/Up" pushhuge)
+python3 -c 'import sys
+with open(sys.argv[1], "r+b") as fp:
+	fp.seek(-10, 2)
+	c = fp.read(1)
+	fp.seek(-10, 2)
+	fp.write(b"y" if c != b"y" else b"z")' "$f"
+ms -c "$T/c.yaml" --verify test:Up
+is "$RC" 1 "a byte changed near the end: --verify exits 1"
+like "$OUT" 'content differs' "and says the content differs"
 dovecot_stop
 
-# Hostile pieces, from the scripted server (imap-tool fetch-many F UID
+# Hostile pieces, from the scripted server (imap-tool fetch F UID
 # SIZE fetches as a sync does, by the listed size).
 PW='pw-Xyzzy-4711'
 : >"$T/sanitizer"
@@ -160,12 +180,12 @@ run_tool() {
 	ERR=$(cat "$T/err")
 	grep -E 'Sanitizer|runtime error' "$T/err" >>"$T/sanitizer"
 }
-# refused NAME SIZE REGEX SCENARIO: imap-tool fetch-many INBOX 5 SIZE
+# refused NAME SIZE REGEX SCENARIO: imap-tool fetch INBOX 5 SIZE
 # against SCENARIO fails (not by the timeout) and says REGEX.
 refused() {
 	fake_start "$4"
 	fake_yaml "$T/f.yaml" none 3 "$T/fmail" -
-	run_tool "$T/f.yaml" f fetch-many INBOX 5 "$2"
+	run_tool "$T/f.yaml" f fetch INBOX 5 "$2"
 	ok "$([ "$RC" -ne 0 ] && [ "$RC" -ne 124 ] && echo 0 || echo 1)" \
 		"$1: fails (exit $RC)"
 	like "$ERR" "$3" "$1: says why"
@@ -200,7 +220,7 @@ for uid in range(100, 620):
 big += ["RAW:* 1 FETCH (UID 5 BODY[] {5}\r\nhello)\r\n", "{tag} OK done"]
 print(json.dumps({"commands": {"UID FETCH": big}}))')"
 fake_yaml "$T/f4.yaml" none 10 "$T/fmail" -
-run_tool "$T/f4.yaml" f fetch-many INBOX 5 5
+run_tool "$T/f4.yaml" f fetch INBOX 5 5
 is "$RC" 0 "520 MiB of literals in one FETCH command: accepted"
 is "$OUT" hello "and the message asked for handed on"
 # ... but not other responses that libetpan would keep until the end.

@@ -7,6 +7,7 @@
 
 #include "../tap.h"
 #include "err.h"
+#include "msgnorm.h"
 #include "util.h"
 
 /* crlf_piece_fn that appends each piece to the buf at arg. */
@@ -25,6 +26,12 @@ count_pieces(void *arg, const void *piece, size_t n)
 
 	(void)piece, (void)n;
 	return --*left <= 0 ? 7 : 0;
+}
+
+static void
+gather(void *arg, const char *p, size_t n)
+{
+	buf_add(arg, p, n);
 }
 
 int
@@ -117,9 +124,72 @@ main(void)
 		free(got);
 	}
 
-	sha256_hex("abc", 3, hex);
-	is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-	    "sha256 of abc");
+	{
+		struct msgnorm_hash h;
+
+		msgnorm_hash_init(&h);
+		msgnorm_hash_feed(&h, "a", 1);
+		msgnorm_hash_feed(&h, "bc", 2);
+		msgnorm_hash_end(&h, hex);
+		is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		    "sha256 of abc, fed in two pieces");
+	}
+	{
+		/* every cut of these into two pieces, and byte by byte,
+		 * normalises as the whole does */
+		static const char *const msgs[] = {
+			"Status: RO\r\nSubject: x\r\nLines: 2\r\n  folded\r\n"
+			    "X-UID : 7\r\nContent-Length: 5\r\n\r\nStatus: b\r\n",
+			"Statu: x\r\nStatus\r\nX-Status\t:\rN\nA: 1\r\r\n\nb\r",
+			"lines:\r\n\tx\r\n",
+			"\r\nStatus: body only\r\n",
+			"Subject: no end",
+		};
+		int bad = 0;
+
+		for (size_t k = 0; k < sizeof(msgs) / sizeof(msgs[0]); k++) {
+			size_t n = strlen(msgs[k]);
+			char *whole = xstrndup(msgs[k], n);
+			size_t wn = msg_normalize(whole, n);
+
+			for (size_t cut = 0; cut <= n + 1; cut++) {
+				struct buf got = { 0 };
+				struct msgnorm nm;
+
+				msgnorm_init(&nm, gather, &got);
+				if (cut <= n) {
+					msgnorm_feed(&nm, msgs[k], cut);
+					msgnorm_feed(&nm, msgs[k] + cut, n - cut);
+				} else {
+					for (size_t i = 0; i < n; i++)
+						msgnorm_feed(&nm, msgs[k] + i, 1);
+				}
+				msgnorm_end(&nm);
+				if (got.len != wn || memcmp(got.data, whole, wn) != 0)
+					bad++;
+				buf_free(&got);
+			}
+			free(whole);
+		}
+		is_int(bad, 0, "normalised in pieces as whole, at every cut");
+	}
+	{
+		/* a line start held past its limit is let go */
+		struct buf m = { 0 }, got = { 0 };
+		struct msgnorm nm;
+
+		buf_add(&m, "Status", 6);
+		for (int i = 0; i < 10000; i++)
+			buf_addc(&m, ' ');
+		buf_add(&m, ": x\n\nbody\n", 11);
+		msgnorm_init(&nm, gather, &got);
+		msgnorm_feed(&nm, m.data, m.len);
+		msgnorm_end(&nm);
+		is_int((long)got.len, (long)m.len,
+		    "a header name with 10000 blanks is not held whole");
+		buf_free(&m);
+		buf_free(&got);
+	}
 
 	err_set(&e, ERR_FAIL, "open(%s) failed", "/x");
 	err_prefix(&e, "folder %s", "INBOX");
