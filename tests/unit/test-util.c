@@ -165,7 +165,8 @@ main(void)
 						msgnorm_feed(&nm, msgs[k] + i, 1);
 				}
 				msgnorm_end(&nm);
-				if (got.len != wn || memcmp(got.data, whole, wn) != 0)
+				if (got.len != wn ||
+				    (wn > 0 && memcmp(got.data, whole, wn) != 0))
 					bad++;
 				buf_free(&got);
 			}
