@@ -604,17 +604,22 @@ db_open(struct state *s, struct err *e)
 	}
 	s->db = tcbdbnew();
 	/*
-	 * Leaves of up to 256 KiB and 2048 records instead of 16 KiB and
+	 * Leaves of up to 128 KiB and 2048 records instead of 16 KiB and
 	 * 128: a commit rewrites every leaf it touched, and Tokyo Cabinet
-	 * logs the old bytes of each region it overwrites with an fsync, so
-	 * 200 flag changes scattered over 20,000 pairs cost 418 fsyncs with
-	 * small leaves and 142 with these.  16 cached leaves hold at most
-	 * 4 MiB: with 64, a first pull of a 100,000-message folder peaked at
-	 * 59 MiB instead of 47, as fast.  The record limit is kept in the
-	 * file: a state made by an earlier version keeps its 128.
+	 * logs the old bytes of each region it overwrites with an fsync;
+	 * with 16 KiB leaves 200 scattered flag changes cost 418 fsyncs
+	 * (before flag changes went to a log of their own).  128 KiB rather
+	 * than 256: a commit copies each leaf it writes three times (leaf,
+	 * record, old bytes for the log), and 500 moves between two folders
+	 * of 20,000 pairs peaked at 12.8 MiB instead of 13.4, with the same
+	 * fsyncs and times (64 KiB: 12.4 MiB, but a first pull 5% slower).
+	 * 16 cached leaves hold at most 2 MiB: with 64 of 256 KiB, a first
+	 * pull of a 100,000-message folder peaked at 59 MiB instead of 47,
+	 * as fast.  The record limit is kept in the file: a state made by an
+	 * earlier version keeps its 128.
 	 */
 	tcbdbtune(s->db, 2048, 0, 0, -1, -1, 0);
-	tcbdbsetlsmax(s->db, 256u << 10);
+	tcbdbsetlsmax(s->db, 128u << 10);
 	tcbdbsetcache(s->db, 16, 0);
 	/* Our flock already excludes other runs; never hang on someone
 	 * else's lock (a database tool holding the file). */
