@@ -457,8 +457,10 @@ imap_prepare_select(struct imap_store *s, const char *name, char **wire,
 	return 0;
 }
 
-static int
-learn_delimiter(struct imap_store *s, struct err *e)
+/* Only where no folder list told it yet (a name asked for before any
+ * listing): a round trip of its own. */
+int
+imap_learn_delimiter(struct imap_store *s, struct err *e)
 {
 	clist *result = NULL;
 	int r;
@@ -477,6 +479,7 @@ learn_delimiter(struct imap_store *s, struct err *e)
 
 		s->delim = mb->mb_delimiter;
 	}
+	s->delim_known = true;
 	if (result != NULL)
 		mailimap_list_result_free(result);
 	return 0;
@@ -531,8 +534,6 @@ imap_open(struct store *st, bool create_root, struct err *e)
 		return -1;
 	s->uidplus = has_cap(s, "UIDPLUS");
 	s->condstore = has_cap(s, "CONDSTORE");
-	if (learn_delimiter(s, e) < 0)
-		return -1;
 	s->ready = true;
 	return 0;
 }

@@ -91,8 +91,10 @@ aux_open(struct imap_store *s, size_t want)
 			aux_give_up(s, &e);
 			break;
 		}
-		/* ENABLE QRESYNC would only cost a round trip here */
+		/* ENABLE QRESYNC, LIST "" "" would only cost round trips */
 		imap_of(st)->selected_once = true;
+		imap_of(st)->delim = s->delim;
+		imap_of(st)->delim_known = s->delim_known;
 		s->aux = xrealloc(s->aux, (s->naux + 1) * sizeof(*s->aux));
 		s->aux[s->naux++] = imap_of(st);
 	}

@@ -56,6 +56,8 @@ imap_wire_name(struct imap_store *s, const char *name, char **out,
 	int r;
 
 	*out = NULL;
+	if (!s->delim_known && imap_learn_delimiter(s, e) < 0)
+		return -1;
 	if (has_control(name) || has_empty_component(name))
 		return err_set(e, ERR_FAIL, "%s: invalid folder name \"%s\"",
 		    s->label, name);
@@ -360,6 +362,12 @@ imap_list_folders(struct store *st, struct folder_list *out, struct err *e)
 		noselect = oflag_is(f, "Noselect") || (f != NULL &&
 		    f->mbf_type == MAILIMAP_MBX_LIST_FLAGS_SFLAG &&
 		    f->mbf_sflag == MAILIMAP_MBX_LIST_SFLAG_NOSELECT);
+		/* INBOX's delimiter is LIST "" ""'s (the personal
+		 * namespace's): one round trip less a run */
+		if (!s->delim_known && strcasecmp(mb->mb_name, "INBOX") == 0) {
+			s->delim = mb->mb_delimiter;
+			s->delim_known = true;
+		}
 		name = canonical_name(s, mb->mb_name, mb->mb_delimiter);
 		if (name == NULL)
 			continue;

@@ -36,6 +36,7 @@ struct imap_store {
 	enum err_code broken_code;
 	char broken_msg[sizeof(((struct err *)0)->msg)];
 	char delim;		/* hierarchy delimiter; 0 for none (NIL) */
+	bool delim_known;	/* from the folder list, or asked for */
 	bool uidplus, condstore;
 	bool qresync;		/* enabled (RFC 7162 section 3.2.3) */
 	bool selected_once;	/* too late to enable anything */
@@ -109,6 +110,10 @@ void imap_forget_selection(struct imap_store *s);
  * imap_io_take_vanished).  Call it before every use of the count; -1 with
  * the session broken when the server took away more than it held. */
 int imap_count(struct imap_store *s, const char *what, struct err *e);
+
+/* The hierarchy delimiter by LIST "" "" (imap.c); the folder list sets it
+ * without a round trip of its own. */
+int imap_learn_delimiter(struct imap_store *s, struct err *e);
 
 /* ---- folders (imap_folders.c) ---------------------------------------- */
 

@@ -23,6 +23,7 @@ ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ (SELECT|UID FETCH|FETCH) ' && echo 1 || e
 ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ ENABLE ' && echo 1 || echo 0) "no ENABLE either: QRESYNC waits for a SELECT"
 ok $(echo "$ERR" | grep -Eq ' C: [^ ]+ STATUS ' && echo 1 || echo 0) "no STATUS either: it came with the LIST"
 like "$ERR" ' C: [^ ]+ LIST "" "\*" RETURN \(STATUS \(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ\)\)' "one LIST-STATUS for all folders"
+is "$(echo "$ERR" | grep -Ec ' C: [^ ]+ (LIST|LSUB) ')" 1 "and no other LIST (the delimiter came with INBOX)"
 
 settle
 dadm flags add -u "$IMAP_USER" '\Flagged' mailbox INBOX header X-Test-Id m1
