@@ -218,9 +218,10 @@ fail:
 }
 
 /*
- * Ask the source for the next batch's bodies before this batch is made
- * durable (a file system sync and two state commits, the connection idle
- * meanwhile); the next copy_batch reads them if its batch is the same.
+ * Ask the source for the next batch's bodies before the earlier batches
+ * are recorded (a group commit's end and a state commit, the connection
+ * idle meanwhile); the next batch_copy reads them if its batch is the
+ * same.
  */
 static void
 prefetch_next(struct run *r, struct store *src, const size_t *next,
