@@ -164,33 +164,6 @@ msgnorm_end(struct msgnorm *nm)
 	buf_free(&nm->held);
 }
 
-struct in_place {
-	char *p;
-	size_t w;
-};
-
-/* Output never runs ahead of input, so it may overwrite what was read. */
-static void
-write_back(void *arg, const char *p, size_t n)
-{
-	struct in_place *ip = arg;
-
-	memmove(ip->p + ip->w, p, n);
-	ip->w += n;
-}
-
-size_t
-msg_normalize(char *p, size_t n)
-{
-	struct in_place ip = { p, 0 };
-	struct msgnorm nm;
-
-	msgnorm_init(&nm, write_back, &ip);
-	msgnorm_feed(&nm, p, n);
-	msgnorm_end(&nm);
-	return ip.w;
-}
-
 static void
 digest(void *arg, const char *p, size_t n)
 {
@@ -204,12 +177,6 @@ msgnorm_hash_init(struct msgnorm_hash *h)
 	if (h->md == NULL || !EVP_DigestInit_ex(h->md, EVP_sha256(), NULL))
 		xoom();
 	msgnorm_init(&h->nm, digest, h->md);
-}
-
-void
-msgnorm_hash_feed(struct msgnorm_hash *h, const char *p, size_t n)
-{
-	msgnorm_feed(&h->nm, p, n);
 }
 
 void

@@ -34,16 +34,13 @@ void msgnorm_feed(struct msgnorm *nm, const char *p, size_t n);
  * second end does nothing). */
 void msgnorm_end(struct msgnorm *nm);
 
-/* The same, whole and in place; returns the new length. */
-size_t msg_normalize(char *p, size_t n);
-
-/* The lowercase hex SHA-256 of a normalised message, fed in pieces. */
+/* The lowercase hex SHA-256 of a normalised message: fed in pieces
+ * through its nm (msgnorm_feed). */
 struct msgnorm_hash {
 	struct msgnorm nm;
 	void *md;		/* EVP_MD_CTX */
 };
 void msgnorm_hash_init(struct msgnorm_hash *h);
-void msgnorm_hash_feed(struct msgnorm_hash *h, const char *p, size_t n);
 /* hex_out: 65 bytes with the NUL; h is then freed. */
 void msgnorm_hash_end(struct msgnorm_hash *h, char hex_out[65]);
 /* Free h without a result (a fetch that failed half way). */
