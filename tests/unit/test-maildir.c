@@ -587,6 +587,29 @@ test_verbatim(void)
 	ok(mv[0] && mv[0]->has_details && mv[0]->msgid == NULL,
 	    "has_details set");
 
+	/* discard: a crashed run's own tmp/ file goes; a name from a
+	 * damaged journal reaches nothing outside tmp/ */
+	put("v/INBOX/tmp/1700000009.crashed.host", "half a message");
+	put("v/INBOX/outside", "not ours");
+	put("v/INBOX/tmp/.hidden", "not ours either");
+	s->ops->discard(s, "1700000009.crashed.host");
+	s->ops->discard(s, "../outside");
+	s->ops->discard(s, ".hidden");
+	s->ops->discard(s, "");
+	ok(!exists("v/INBOX/tmp/1700000009.crashed.host"),
+	    "discard removes tmp/NAME");
+	ok(exists("v/INBOX/outside") && exists("v/INBOX/tmp/.hidden"),
+	    "discard refuses a path or a dot name");
+	{
+		char *o = xasprintf("%s/v/INBOX/outside", base);
+		char *h = xasprintf("%s/v/INBOX/tmp/.hidden", base);
+
+		unlink(o);
+		unlink(h);
+		free(o);
+		free(h);
+	}
+
 	/* fetch */
 	mp = find_msg(&ml, m1.name);
 	ok(mp && fetch_one(s, mp, &b, &e) == 0, "fetch");
