@@ -486,14 +486,12 @@ imap_learn_delimiter(struct imap_store *s, struct err *e)
 }
 
 static int
-imap_open(struct store *st, bool create_root, struct err *e)
+open_session(struct imap_store *s, struct err *e)
 {
-	struct imap_store *s = imap_of(st);
 	const struct cfg_account *a = s->acct;
 	mailstream *stream;
 	int r;
 
-	(void)create_root;
 	if (s->ready)
 		return imap_check_usable(s, "open", e);
 	if (s->imap != NULL || s->io != NULL)
@@ -538,6 +536,19 @@ imap_open(struct store *st, bool create_root, struct err *e)
 	return 0;
 }
 
+static int
+imap_open(struct store *st, bool create_root, struct err *e)
+{
+	struct imap_store *s = imap_of(st);
+
+	(void)create_root;
+	if (open_session(s, e) < 0) {
+		s->open_failed = true;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 imap_close(struct store **sp)
 {
@@ -562,6 +573,7 @@ imap_close(struct store **sp)
 		mailimap_free(s->imap);
 	}
 	imap_io_free(&s->io);
+	imap_sessions_drop(s);
 	imap_append_queue_free(s);
 	imap_listed_status_clear(s);
 	free(s->prefetch);
@@ -577,6 +589,7 @@ imap_close(struct store **sp)
 static const struct store_ops imap_ops = {
 	.open = imap_open,
 	.close = imap_close,
+	.sibling = imap_sibling,
 	.list_folders = imap_list_folders,
 	.create_folder = imap_create_folder,
 	.delete_folder = imap_delete_folder,
@@ -616,5 +629,6 @@ imap_store_new(const struct cfg_account *acct, const char *label,
 	s->acct = acct;
 	s->delim = '/';
 	s->connections = connections > 0 ? connections : 1;
+	imap_sessions_new(s);
 	return &s->base;
 }

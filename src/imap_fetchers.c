@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Large pulls over several sessions: fetch_many and prefetch split a batch
- * into contiguous parts of about equal size, one per session (up to the
- * account's `connections`), and read them at once, a thread for each extra
- * session.  The engine still sees one store and one stream of messages:
- * every delivery goes through one lock, so the Maildir writes, the journal
- * and the state stay single-threaded.  An extra session that cannot be had
+ * into contiguous parts of about equal size, one per session (as many as
+ * the account's `connections` leave, imap_sessions.c), and read them at
+ * once, a thread for each extra session.  The engine still sees one store
+ * and one stream of messages: every delivery goes through one lock, so
+ * the folder's Maildir writes, journal and state stay in one thread.  An extra session that cannot be had
  * (a server at its limit answers [LIMIT] or [INUSE], or refuses the
  * connection) or that fails is given up for the rest of the run, and what
  * it did not deliver is fetched over the main session.
@@ -81,20 +81,19 @@ static size_t
 aux_open(struct imap_store *s, size_t want)
 {
 	while (!s->aux_refused && s->naux < want) {
-		char *label = xasprintf("%s#%zu", s->label, s->naux + 2);
-		struct store *st = imap_store_new(s->acct, label, 1);
+		/* none left: the folders synced at once hold them */
+		struct store *st = imap_sibling(&s->base);
 		struct err e = { 0 };
 
-		free(label);
+		if (st == NULL)
+			break;
 		if (st->ops->open(st, false, &e) < 0) {
 			st->ops->close(&st);
 			aux_give_up(s, &e);
 			break;
 		}
-		/* ENABLE QRESYNC, LIST "" "" would only cost round trips */
+		/* ENABLE QRESYNC would only cost a round trip */
 		imap_of(st)->selected_once = true;
-		imap_of(st)->delim = s->delim;
-		imap_of(st)->delim_known = s->delim_known;
 		s->aux = xrealloc(s->aux, (s->naux + 1) * sizeof(*s->aux));
 		s->aux[s->naux++] = imap_of(st);
 	}
@@ -140,12 +139,9 @@ aux_examine(struct imap_store *a, const struct imap_store *s, struct err *e)
 
 /*
  * How many parts msgs[0..n) is worth: one per PART_MIN_BYTES and
- * PART_MIN_MSGS, at most one per session allowed; the extra sessions are
- * opened and set on the main one's folder here.  A server on a loopback
- * address gets one session unless `connections` was set: it shares the
- * processors with us, and a second session made a 20,000-message pull on
- * two cores 11% slower (a tunnel to a remote server is what the setting
- * is for).
+ * PART_MIN_MSGS, at most one per session allowed and left
+ * (imap_sessions.c); the extra sessions are opened and set on the main
+ * one's folder here.
  */
 static size_t
 plan_parts(struct imap_store *s, struct msg **msgs, size_t n)
@@ -153,8 +149,7 @@ plan_parts(struct imap_store *s, struct msg **msgs, size_t n)
 	uint64_t total = 0;
 	size_t k;
 
-	if (s->connections <= 1 || s->aux_refused || s->sel_name == NULL ||
-	    (!s->acct->connections_set && cfg_is_loopback(s->acct->host)))
+	if (s->connections <= 1 || s->aux_refused || s->sel_name == NULL)
 		return 1;
 	for (size_t i = 0; i < n; i++)
 		total += msgs[i]->size;

@@ -18,6 +18,7 @@
 #define SET_CHUNK 1000
 
 struct append_queue;
+struct imap_budget;
 
 /* A folder's STATUS that came with the LIST (LIST-STATUS). */
 struct listed_status {
@@ -52,6 +53,8 @@ struct imap_store {
 	size_t prefetch_n;
 	bool prefetch_claimed;	/* fetch_many is about to read it */
 	unsigned connections;	/* sessions at once, this one included */
+	struct imap_budget *budget;	/* shared with siblings (imap_sessions.c) */
+	bool open_failed;
 	struct imap_store **aux;	/* the extra ones (imap_fetchers.c) */
 	size_t naux;
 	bool aux_refused;	/* one could not be had: no more this run */
@@ -201,6 +204,15 @@ int imap_fetch_many(struct store *st, struct msg **msgs, size_t n,
     store_body_fn *fn, void *arg, struct err *e);
 /* Close the extra sessions. */
 void imap_aux_close(struct imap_store *s);
+
+/* ---- sessions at once (imap_sessions.c) ------------------------------ */
+
+/* s's share of the account's sessions: the first store of a run holds
+ * one of `connections`; imap_sibling takes another. */
+void imap_sessions_new(struct imap_store *s);
+/* Leave s's session for others (the last store frees the budget). */
+void imap_sessions_drop(struct imap_store *s);
+struct store *imap_sibling(struct store *st);
 
 /* ---- appending (imap_append.c) -------------------------------------- */
 

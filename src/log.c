@@ -17,10 +17,13 @@ log_msg(enum log_level level, const char *fmt, ...)
 
 	if (log_level < level)
 		return;
+	/* folders synced at once log from several threads: a line whole */
+	flockfile(stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void
@@ -30,11 +33,13 @@ log_warn(const char *fmt, ...)
 
 	if (log_level < LOG_NORMAL)
 		return;
+	flockfile(stderr);
 	fputs("mailsync: warning: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void

@@ -87,9 +87,20 @@ md_close(struct store **sp)
 	*sp = NULL;
 }
 
+static struct store *
+md_sibling(struct store *st)
+{
+	struct maildir_store *s = md(st);
+	struct store *n = maildir_store_new(s->ch, st->label);
+
+	maildir_track_share(s, md(n));
+	return n;
+}
+
 static const struct store_ops maildir_ops = {
 	.open = md_open,
 	.close = md_close,
+	.sibling = md_sibling,
 	.list_folders = maildir_list_folders,
 	.create_folder = maildir_create_folder,
 	.delete_folder = maildir_delete_folder,

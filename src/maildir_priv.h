@@ -207,7 +207,10 @@ int maildir_tracked_stamp(struct store *st, const char *name,
  * sub (SUB_CUR, SUB_NEW) of folder: an event that is its own. */
 void maildir_track_expect(struct maildir_store *s, const char *folder,
     int sub, bool arrive, const char *name);
+/* Let go of s's share of its tracker (the last one frees it). */
 void maildir_track_free(struct maildir_store *s);
+/* to records its changes with from's: one tracker for the channel. */
+void maildir_track_share(struct maildir_store *from, struct maildir_store *to);
 
 /* maildir_kw.c: keyword letters of the selected folder */
 

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,11 @@ struct tracked {
 	size_t nwant, capwant, nseen, capseen;
 };
 
+/* One for the channel: the stores of the threads that sync its folders
+ * at once share it (maildir_track_share), under lock. */
 struct maildir_tracker {
+	pthread_mutex_t lock;
+	unsigned refs;
 	int fd;
 	struct tracked *v;
 	size_t n, cap;
@@ -255,20 +260,39 @@ watch_sub(struct maildir_tracker *k, int dirfd, const char *sub)
 	return wd;
 }
 
-void
-maildir_track(struct store *st, const char *name)
+static struct maildir_tracker *
+tracker_of(struct maildir_store *s)
 {
-	struct maildir_store *s = md(st);
-	struct maildir_tracker *k;
+	struct maildir_tracker *k = s->trk;
+
+	if (k == NULL) {
+		k = s->trk = xcalloc(1, sizeof(*k));
+		pthread_mutex_init(&k->lock, NULL);
+		k->refs = 1;
+		k->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	}
+	return k;
+}
+
+void
+maildir_track_share(struct maildir_store *from, struct maildir_store *to)
+{
+	struct maildir_tracker *k = tracker_of(from);
+
+	pthread_mutex_lock(&k->lock);
+	k->refs++;
+	pthread_mutex_unlock(&k->lock);
+	to->trk = k;
+}
+
+static void
+track_locked(struct maildir_store *s, struct maildir_tracker *k,
+    const char *name)
+{
 	struct tracked *t;
 	struct err e = { 0 };
 	int dirfd;
 
-	if (s->trk == NULL) {
-		k = s->trk = xcalloc(1, sizeof(*k));
-		k->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	}
-	k = s->trk;
 	if (k->fd < 0 || find_folder(k, name) != NULL)
 		return;	/* untracked (tracked_stamp says so), or already */
 	xgrow(&k->v, &k->cap, k->n + 1, sizeof(*k->v));
@@ -293,18 +317,31 @@ maildir_track(struct store *st, const char *name)
 }
 
 void
+maildir_track(struct store *st, const char *name)
+{
+	struct maildir_tracker *k = tracker_of(md(st));
+
+	pthread_mutex_lock(&k->lock);
+	track_locked(md(st), k, name);
+	pthread_mutex_unlock(&k->lock);
+}
+
+void
 maildir_track_expect(struct maildir_store *s, const char *folder, int sub,
     bool arrive, const char *name)
 {
 	struct maildir_tracker *k = s->trk;
 	struct tracked *t;
 
-	if (k == NULL || k->fd < 0 || (sub != SUB_CUR && sub != SUB_NEW) ||
-	    (t = find_folder(k, folder)) == NULL || t->foreign)
+	if (k == NULL || k->fd < 0 || (sub != SUB_CUR && sub != SUB_NEW))
 		return;
-	add_ev(&t->want, &t->nwant, &t->capwant, sub, arrive, name);
-	if (++k->since_drain >= DRAIN_EVERY)
-		drain(k);
+	pthread_mutex_lock(&k->lock);
+	if ((t = find_folder(k, folder)) != NULL && !t->foreign) {
+		add_ev(&t->want, &t->nwant, &t->capwant, sub, arrive, name);
+		if (++k->since_drain >= DRAIN_EVERY)
+			drain(k);
+	}
+	pthread_mutex_unlock(&k->lock);
 }
 
 static int64_t
@@ -356,19 +393,23 @@ maildir_tracked_stamp(struct store *st, const char *name,
 	int rc;
 
 	*own = false;
-	if (k != NULL && k->fd >= 0)
+	if (k == NULL)
+		return maildir_stamp(st, name, out, e);
+	pthread_mutex_lock(&k->lock);
+	if (k->fd >= 0)
 		drain(k);
-	t = k != NULL ? find_folder(k, name) : NULL;
+	t = find_folder(k, name);
 	rc = maildir_stamp(st, name, out, e);
-	if (t == NULL)
-		return rc;
-	if (rc == 0 && !t->foreign && only_expected(t))
-		*own = settled(k, t, out);
-	for (int j = 0; j < 2; j++)
-		if (t->wd[j] >= 0)
-			inotify_rm_watch(k->fd, t->wd[j]);
-	tracked_free(t);
-	*t = k->v[--k->n];
+	if (t != NULL) {
+		if (rc == 0 && !t->foreign && only_expected(t))
+			*own = settled(k, t, out);
+		for (int j = 0; j < 2; j++)
+			if (t->wd[j] >= 0)
+				inotify_rm_watch(k->fd, t->wd[j]);
+		tracked_free(t);
+		*t = k->v[--k->n];
+	}
+	pthread_mutex_unlock(&k->lock);
 	return rc;
 }
 
@@ -376,14 +417,21 @@ void
 maildir_track_free(struct maildir_store *s)
 {
 	struct maildir_tracker *k = s->trk;
+	unsigned refs;
 
 	if (k == NULL)
+		return;
+	s->trk = NULL;
+	pthread_mutex_lock(&k->lock);
+	refs = --k->refs;
+	pthread_mutex_unlock(&k->lock);
+	if (refs > 0)
 		return;
 	for (size_t i = 0; i < k->n; i++)
 		tracked_free(&k->v[i]);
 	free(k->v);
 	if (k->fd >= 0)
 		close(k->fd);
+	pthread_mutex_destroy(&k->lock);
 	free(k);
-	s->trk = NULL;
 }

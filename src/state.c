@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,9 +44,11 @@
  * record and cursor functions even when no mutex was asked for: about two
  * per pair loaded, 75,000 for a 20,000-message folder.  On a busy machine
  * each one hands the CPU to another process for a time slice (a no-change
- * run measured 0.21 s instead of 0.15 s under load).  mailsync has one
- * thread and nothing to yield to, so the executable's own definition, which
- * the dynamic linker binds Tokyo Cabinet's calls to, does nothing.
+ * run measured 0.21 s instead of 0.15 s under load).  Its own locking is
+ * off (folders synced at once share the database through struct state's
+ * mutex instead), so it has nothing to yield to, and the executable's own
+ * definition, which the dynamic linker binds Tokyo Cabinet's calls to,
+ * does nothing.
  */
 int
 sched_yield(void)
@@ -55,7 +58,17 @@ sched_yield(void)
 
 struct flag_log;
 
+/*
+ * Threads (folders of a channel synced at once) share one state: every
+ * call holds mu, so Tokyo Cabinet sees one call at a time, and one thread
+ * at a time has a transaction open (owner): state_begin waits for the
+ * others' to end.  Reads go on meanwhile; each thread reads and writes
+ * its own folders.
+ */
 struct state {
+	pthread_mutex_t mu;
+	pthread_cond_t tran_done;
+	pthread_t owner;	/* whose transaction is open (in_tran) */
 	char *dir;
 	char *path;		/* dir/state.tcb */
 	char *wal;		/* its write-ahead log, dir/state.tcb.wal */
@@ -207,7 +220,7 @@ usable(struct state *s, struct err *e)
 static int
 writable(struct state *s, struct err *e)
 {
-	if (!s->in_tran)
+	if (!s->in_tran || !pthread_equal(s->owner, pthread_self()))
 		return err_set(e, ERR_FAIL,
 		    "state: write outside a transaction");
 	return 0;
@@ -642,6 +655,8 @@ state_open(const char *dir, const char *channel, bool readonly,
 
 	*out = NULL;
 	s = xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->tran_done, NULL);
 	s->dir = xstrdup(dir);
 	s->path = xasprintf("%s/state.tcb", dir);
 	s->wal = xasprintf("%s.wal", s->path);
@@ -699,6 +714,8 @@ state_close(struct state **sp)
 	free(s->dir);
 	free(s->path);
 	free(s->wal);
+	pthread_cond_destroy(&s->tran_done);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 	*sp = NULL;
 }
@@ -850,8 +867,8 @@ folders_of(struct state *s, char type, struct strv *out, struct err *e)
 	return trim_cache(s, rc, e);
 }
 
-int
-state_folders(struct state *s, struct strv *out, struct err *e)
+static int
+folders_in(struct state *s, struct strv *out, struct err *e)
 {
 	struct strv all = { 0 };
 	int rc = 0;
@@ -877,7 +894,18 @@ state_folders(struct state *s, struct strv *out, struct err *e)
 }
 
 int
-state_folder_get(struct state *s, const char *folder, struct state_folder *out,
+state_folders(struct state *s, struct strv *out, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = folders_in(s, out, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+folder_get_in(struct state *s, const char *folder, struct state_folder *out,
     bool *found, struct err *e)
 {
 	struct buf k = { 0 };
@@ -903,6 +931,18 @@ state_folder_get(struct state *s, const char *folder, struct state_folder *out,
 	else
 		*found = true;
 	tcfree(v);
+	return rc;
+}
+
+int
+state_folder_get(struct state *s, const char *folder, struct state_folder *out,
+    bool *found, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = folder_get_in(s, folder, out, found, e);
+	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
@@ -996,8 +1036,8 @@ scan_folder(struct state *s, char type, const char *folder, scan_fn fn,
 	return rc;
 }
 
-int
-state_has_pairs(struct state *s, const char *folder, bool *out,
+static int
+has_pairs_in(struct state *s, const char *folder, bool *out,
     struct err *e)
 {
 	*out = false;
@@ -1008,7 +1048,19 @@ state_has_pairs(struct state *s, const char *folder, bool *out,
 }
 
 int
-state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
+state_has_pairs(struct state *s, const char *folder, bool *out,
+    struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = has_pairs_in(s, folder, out, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+pairs_load_in(struct state *s, const char *folder, struct state_pairs *out,
     struct err *e)
 {
 	struct load_arg a = { folder, out, NULL };
@@ -1024,6 +1076,18 @@ state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
 	flag_log_free(tmp);
 	if (out->v != NULL)
 		xfit(&out->v, &out->cap, out->n, sizeof(*out->v));
+	return rc;
+}
+
+int
+state_pairs_load(struct state *s, const char *folder, struct state_pairs *out,
+    struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = pairs_load_in(s, folder, out, e);
+	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
@@ -1053,8 +1117,8 @@ load_uid(struct state *s, const char *rest, size_t restlen, const void *val,
 	return 0;
 }
 
-int
-state_pair_uids(struct state *s, const char *folder, uint32_t **out,
+static int
+pair_uids_in(struct state *s, const char *folder, uint32_t **out,
     size_t *n, struct err *e)
 {
 	struct uid_arg a = { folder, out, n, 1 };
@@ -1069,6 +1133,18 @@ state_pair_uids(struct state *s, const char *folder, uint32_t **out,
 		return -1;
 	}
 	return 0;
+}
+
+int
+state_pair_uids(struct state *s, const char *folder, uint32_t **out,
+    size_t *n, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = pair_uids_in(s, folder, out, n, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 struct some_arg {
@@ -1095,8 +1171,8 @@ load_some(struct state *s, const char *rest, size_t restlen, const void *val,
 	return load_pair(s, rest, restlen, val, vallen, &a->load, e);
 }
 
-int
-state_pairs_with_uids(struct state *s, const char *folder,
+static int
+pairs_with_uids_in(struct state *s, const char *folder,
     const uint32_t *uids, size_t n, struct state_pairs *out, struct err *e)
 {
 	struct some_arg a = { { folder, out, NULL }, uids, n };
@@ -1116,12 +1192,36 @@ state_pairs_with_uids(struct state *s, const char *folder,
 }
 
 int
-state_intents_load(struct state *s, const char *folder,
+state_pairs_with_uids(struct state *s, const char *folder,
+    const uint32_t *uids, size_t n, struct state_pairs *out, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = pairs_with_uids_in(s, folder, uids, n, out, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+intents_load_in(struct state *s, const char *folder,
     struct state_intents *out, struct err *e)
 {
 	struct load_arg a = { folder, out, NULL };
 
 	return scan_folder(s, 'I', folder, load_intent, &a, e);
+}
+
+int
+state_intents_load(struct state *s, const char *folder,
+    struct state_intents *out, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = intents_load_in(s, folder, out, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 /* Writing. */
@@ -1193,30 +1293,45 @@ mark_broken(struct state *s, struct err *e)
 	return -1;
 }
 
-int
-state_begin(struct state *s, struct err *e)
+static int
+begin_in(struct state *s, struct err *e)
 {
 	if (s->readonly)
 		return err_set(e, ERR_FAIL, "state %s: opened read-only",
 		    s->dir);
-	if (s->in_tran)
+	if (s->in_tran && pthread_equal(s->owner, pthread_self()))
 		return err_set(e, ERR_FAIL, "state: transaction already open");
+	while (s->in_tran)
+		pthread_cond_wait(&s->tran_done, &s->mu);
 	if (usable(s, e) < 0)
 		return -1;
 	if (!tcbdbtranbegin(s->db))
 		return db_err(s, "tcbdbtranbegin", e);
 	s->tran_bytes = 0;
 	s->in_tran = true;
+	s->owner = pthread_self();
 	return 0;
 }
 
 int
-state_commit(struct state *s, struct err *e)
+state_begin(struct state *s, struct err *e)
 {
-	if (!s->in_tran)
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = begin_in(s, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+commit_in(struct state *s, struct err *e)
+{
+	if (!s->in_tran || !pthread_equal(s->owner, pthread_self()))
 		return err_set(e, ERR_FAIL,
 		    "state: commit outside a transaction");
 	s->in_tran = false;
+	pthread_cond_broadcast(&s->tran_done);
 	if (log_store(s, e) < 0 || reserve(s, e) < 0) {
 		tcbdbtranabort(s->db);
 		flag_log_free(s->log);
@@ -1239,19 +1354,33 @@ state_commit(struct state *s, struct err *e)
 	return 0;
 }
 
+int
+state_commit(struct state *s, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = commit_in(s, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 void
 state_abort(struct state *s)
 {
-	if (!s->in_tran)
-		return;
-	s->in_tran = false;
-	flag_log_free(s->log);
-	s->log = NULL;
-	tcbdbtranabort(s->db);
+	pthread_mutex_lock(&s->mu);
+	if (s->in_tran && pthread_equal(s->owner, pthread_self())) {
+		s->in_tran = false;
+		pthread_cond_broadcast(&s->tran_done);
+		flag_log_free(s->log);
+		s->log = NULL;
+		tcbdbtranabort(s->db);
+	}
+	pthread_mutex_unlock(&s->mu);
 }
 
-int
-state_folder_put(struct state *s, const char *folder,
+static int
+folder_put_in(struct state *s, const char *folder,
     const struct state_folder *f, struct err *e)
 {
 	struct buf k = { 0 }, v = { 0 };
@@ -1264,6 +1393,18 @@ state_folder_put(struct state *s, const char *folder,
 	rc = db_put(s, &k, &v, e);
 	buf_free(&k);
 	buf_free(&v);
+	return rc;
+}
+
+int
+state_folder_put(struct state *s, const char *folder,
+    const struct state_folder *f, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = folder_put_in(s, folder, f, e);
+	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
@@ -1305,8 +1446,8 @@ out:
 	return rc;
 }
 
-int
-state_folder_drop(struct state *s, const char *folder, struct err *e)
+static int
+folder_drop_in(struct state *s, const char *folder, struct err *e)
 {
 	struct buf k = { 0 };
 	int rc;
@@ -1335,6 +1476,17 @@ state_folder_drop(struct state *s, const char *folder, struct err *e)
 	return rc;
 }
 
+int
+state_folder_drop(struct state *s, const char *folder, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = folder_drop_in(s, folder, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 /* A pair written whole or deleted: its flags are its record's again. */
 static int
 drop_logged(struct state *s, const char *folder, uint64_t id, struct err *e)
@@ -1347,8 +1499,8 @@ drop_logged(struct state *s, const char *folder, uint64_t id, struct err *e)
 	return 0;
 }
 
-int
-state_pair_flags(struct state *s, const char *folder, uint64_t id,
+static int
+pair_flags_in(struct state *s, const char *folder, uint64_t id,
     const struct flags *flags, struct err *e)
 {
 	struct flag_log *l;
@@ -1364,7 +1516,19 @@ state_pair_flags(struct state *s, const char *folder, uint64_t id,
 }
 
 int
-state_pair_put(struct state *s, const char *folder, struct state_pair *p,
+state_pair_flags(struct state *s, const char *folder, uint64_t id,
+    const struct flags *flags, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = pair_flags_in(s, folder, id, flags, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+pair_put_in(struct state *s, const char *folder, struct state_pair *p,
     struct err *e)
 {
 	struct buf k = { 0 }, v = { 0 };
@@ -1393,6 +1557,18 @@ state_pair_put(struct state *s, const char *folder, struct state_pair *p,
 	return rc;
 }
 
+int
+state_pair_put(struct state *s, const char *folder, struct state_pair *p,
+    struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = pair_put_in(s, folder, p, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 /* Delete the pair ('P') or intent ('I') record id of a folder. */
 static int
 item_del(struct state *s, char type, const char *folder, uint64_t id,
@@ -1409,8 +1585,8 @@ item_del(struct state *s, char type, const char *folder, uint64_t id,
 	return rc;
 }
 
-int
-state_pair_del(struct state *s, const char *folder, uint64_t id,
+static int
+pair_del_in(struct state *s, const char *folder, uint64_t id,
     struct err *e)
 {
 	if (writable(s, e) < 0 || folder_ok(folder, e) < 0 ||
@@ -1420,7 +1596,19 @@ state_pair_del(struct state *s, const char *folder, uint64_t id,
 }
 
 int
-state_intent_put(struct state *s, const char *folder,
+state_pair_del(struct state *s, const char *folder, uint64_t id,
+    struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = pair_del_in(s, folder, id, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+intent_put_in(struct state *s, const char *folder,
     struct state_intent *i, struct err *e)
 {
 	struct buf k = { 0 }, v = { 0 };
@@ -1450,8 +1638,32 @@ state_intent_put(struct state *s, const char *folder,
 }
 
 int
-state_intent_del(struct state *s, const char *folder, uint64_t id,
+state_intent_put(struct state *s, const char *folder,
+    struct state_intent *i, struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = intent_put_in(s, folder, i, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+intent_del_in(struct state *s, const char *folder, uint64_t id,
     struct err *e)
 {
 	return item_del(s, 'I', folder, id, e);
+}
+
+int
+state_intent_del(struct state *s, const char *folder, uint64_t id,
+    struct err *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = intent_del_in(s, folder, id, e);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }

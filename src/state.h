@@ -126,6 +126,11 @@ int state_intents_load(struct state *s, const char *folder,
  * transition for the crash test hook: when the environment variable
  * MAILSYNC_CRASH_AFTER=N is set, the process kills itself with SIGKILL right
  * after the N-th commit.
+ *
+ * Several threads may share a state: one at a time has a transaction
+ * open, and state_begin waits until the others' ends.  Only the thread
+ * that began it writes in it, commits or aborts it; state_abort in any
+ * other thread does nothing.
  */
 int state_begin(struct state *s, struct err *e);
 int state_commit(struct state *s, struct err *e);

@@ -148,6 +148,13 @@ struct store_ops {
 	int (*open)(struct store *s, bool create_root, struct err *e);
 	/* Release everything; *sp becomes NULL. Safe on a half-open store. */
 	void (*close)(struct store **sp);
+	/* A second store of the same side and channel, not open yet, for
+	 * another thread to sync other folders with at once.  It shares with
+	 * s what the two must agree on: IMAP the account's sessions (the
+	 * sibling holds one of them; NULL when none is left) and the
+	 * hierarchy delimiter; Maildir the record of this run's own changes
+	 * (maildir_track.c).  s must outlive it. */
+	struct store *(*sibling)(struct store *s);
 
 	/* Every folder on this side, canonical names, sorted by strcmp. */
 	int (*list_folders)(struct store *s, struct folder_list *out,

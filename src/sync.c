@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "apply.h"
+#include "crew.h"
 #include "delta.h"
 #include "log.h"
 #include "lookup.h"
@@ -17,6 +18,20 @@
 #include "state.h"
 #include "sync.h"
 
+/* What a folder of the run needs (sync_channel decides it first). */
+struct todo {
+	bool sync;
+	bool server_flags;	/* FOLDER_SERVER_FLAGS */
+	bool exists[2];
+	bool held;		/* loaded, kept for the moves pass */
+};
+
+/*
+ * One channel's run, and each of its workers: the folders of a channel
+ * sync at once over as many sessions as the account's `connections`
+ * leave (crew.c), each worker with stores of its own (siblings of the
+ * first worker's) and the one state.  Worker 0 is the channel's own.
+ */
 struct chan {
 	const struct cfg_channel *ch;
 	const struct sync_opts *opts;
@@ -40,6 +55,14 @@ struct chan {
 					 * changed it (tracked_stamp) */
 	} *later;
 	size_t nlater, caplater;
+	/* the run's folders, shared by the workers */
+	const struct strv *names;
+	struct todo *todo;
+	struct folder_work *slots;	/* by name, while loading */
+	struct folder_work *held;	/* the moves pass's, then synced */
+	bool lost;		/* the connection was lost: stop */
+	bool siblings;		/* the stores are this worker's own */
+	bool opened, dead;	/* siblings: open, or could not be */
 };
 
 static const char *const side_name[2] = { "server", "disk" };
@@ -1097,6 +1120,203 @@ sync_loaded(struct chan *c, struct folder_work *fw)
 	return !(frc < 0 && err.code == ERR_TEMP);
 }
 
+static int
+cmp_report(const void *a, const void *b)
+{
+	return strcmp(((const struct folder_report *)a)->name,
+	    ((const struct folder_report *)b)->name);
+}
+
+/* Phase one: load a folder, then sync it unless moves may touch it. */
+static bool
+load_item(void *w, size_t i)
+{
+	struct chan *c = w;
+	struct folder_work *fw = &c->slots[i];
+	struct err err = { 0 };
+	int lrc = 1;
+
+	*fw = (struct folder_work){ .name = c->names->v[i],
+		.exists = { c->todo[i].exists[0], c->todo[i].exists[1] } };
+	if (c->todo[i].server_flags) {
+		lrc = delta_load(c->store, c->state, c->ch->name,
+		    c->opts->dry_run, fw, &err);
+		c->selected[SIDE_REMOTE] = c->selected[SIDE_LOCAL] =
+		    lrc == 0 ? fw->name : NULL;
+	}
+	if (lrc == 1)
+		lrc = load_folder(c, fw, &err);
+	if (lrc < 0) {
+		chan_fail(c, fw->name, &err);
+		folder_work_clear(fw);
+		if (err.code == ERR_TEMP)
+			return !(c->lost = true);	/* the rest would fail too */
+	}
+	/* Only folders a move may touch wait for the moves pass; the
+	 * others are synced and let go now, so memory holds one folder's
+	 * listings, not the channel's. */
+	if ((c->ch->propagate & CFG_PROP_MOVES) &&
+	    moves_possible(fw, c->any_pairs))
+		c->todo[i].held = true;
+	else if (!sync_loaded(c, fw))
+		return !(c->lost = true);
+	return true;
+}
+
+/* Phase two, after the moves: sync a folder kept for them. */
+static bool
+held_item(void *w, size_t i)
+{
+	struct chan *c = w;
+	struct folder_work *fw = &c->held[i];
+	struct err err = { 0 };
+
+	if (fw->reload && load_folder(c, fw, &err) < 0) {
+		chan_fail(c, fw->name, &err);
+		folder_work_clear(fw);
+	}
+	if (!sync_loaded(c, fw))
+		return !(c->lost = true);
+	return true;
+}
+
+static void
+close_stores(struct chan *c)
+{
+	for (int s = 0; s < 2; s++)
+		if (c->store[s] != NULL)
+			c->store[s]->ops->close(&c->store[s]);
+}
+
+/* A worker's own sessions open in its own thread, at once with the
+ * others'. */
+static bool
+worker_start(void *w)
+{
+	struct chan *c = w;
+	struct err e = { 0 };
+
+	if (!c->siblings || c->opened)
+		return true;
+	if (c->dead)
+		return false;
+	if (c->store[SIDE_LOCAL]->ops->open(c->store[SIDE_LOCAL], false,
+	    &e) < 0 || c->store[SIDE_REMOTE]->ops->open(c->store[SIDE_REMOTE],
+	    false, &e) < 0) {
+		log_msg(LOG_VERBOSE, "%s: syncing folders over one connection "
+		    "fewer: %s", c->ch->name, e.msg);
+		c->dead = true;
+		close_stores(c);	/* no more tried this run */
+		return false;
+	}
+	c->opened = true;
+	return true;
+}
+
+/* A worker done for this run: a transaction a failure left open goes (the
+ * others would wait for it), and a session no longer needed is left to
+ * another worker's large pull. */
+static void
+worker_finish(void *w, bool last_run)
+{
+	struct chan *c = w;
+
+	state_abort(c->state);
+	if (c->siblings && last_run)
+		close_stores(c);
+}
+
+static const struct crew_ops load_ops = {
+	.start = worker_start, .item = load_item, .finish = worker_finish,
+};
+static const struct crew_ops held_ops = {
+	.start = worker_start, .item = held_item, .finish = worker_finish,
+};
+
+/*
+ * The workers for n folders: the channel's own and one more for each
+ * session the account leaves, up to one a folder.  A dry run prints its
+ * plan folder by folder, in order: one worker.
+ */
+static size_t
+workers_new(struct chan *c, size_t n, struct chan ***out)
+{
+	struct chan **w = xcalloc(n + 1, sizeof(*w));
+	size_t k = 1;
+
+	w[0] = c;
+	while (k < n && !c->opts->dry_run) {
+		struct store *r = c->store[SIDE_REMOTE]->ops->sibling(
+		    c->store[SIDE_REMOTE]);
+
+		if (r == NULL)
+			break;
+		w[k] = xcalloc(1, sizeof(*w[k]));
+		*w[k] = (struct chan){ .ch = c->ch, .opts = c->opts,
+			.state = c->state, .store = { r,
+			c->store[SIDE_LOCAL]->ops->sibling(c->store[SIDE_LOCAL]) },
+			.any_pairs = c->any_pairs, .names = c->names,
+			.todo = c->todo, .slots = c->slots, .siblings = true };
+		k++;
+	}
+	*out = w;
+	return k;
+}
+
+/* What a worker did that the channel answers for, to the channel. */
+static void
+worker_merge(struct chan *c, struct chan *w)
+{
+	c->worst = err_worst(c->worst, w->worst);
+	if (c->first.code == ERR_OK)
+		c->first = w->first;
+	w->worst = ERR_OK;
+	w->first = (struct err){ 0 };
+	if (w->nlater > 0) {
+		xgrow(&c->later, &c->caplater, c->nlater + w->nlater,
+		    sizeof(*c->later));
+		memcpy(c->later + c->nlater, w->later,
+		    w->nlater * sizeof(*w->later));
+		c->nlater += w->nlater;
+	}
+	free(w->later);
+	w->later = NULL;
+	w->nlater = w->caplater = 0;
+}
+
+static void
+workers_free(struct chan **w, size_t nw)
+{
+	for (size_t k = 1; k < nw; k++) {
+		close_stores(w[k]);
+		free(w[k]->later);
+		free(w[k]);
+	}
+	free(w);
+}
+
+/* items[0..n) by the workers, at once when there are several. */
+static void
+run_items(struct chan **w, size_t nw, struct crew *cr, const size_t *items,
+    size_t n, const struct crew_ops *ops, bool last_run)
+{
+	struct chan *c = w[0];
+	struct sync_stats *main = c->stats;
+
+	if (cr == NULL) {
+		for (size_t i = 0; i < n && ops->item(c, items[i]); i++)
+			;
+		return;
+	}
+	c->stats = crew_stats(cr, 0);
+	for (size_t k = 1; k < nw; k++)
+		w[k]->stats = crew_stats(cr, k);
+	crew_run(cr, (void *const *)w, items, n, ops, last_run);
+	c->stats = main;
+	for (size_t k = 1; k < nw; k++)
+		worker_merge(c, w[k]);
+}
+
 int
 sync_channel(const struct cfg_channel *ch, const struct strv *only,
     const struct sync_opts *opts, struct sync_stats *stats, struct err *e)
@@ -1104,12 +1324,11 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 	struct chan c = { .ch = ch, .opts = opts, .stats = stats };
 	struct strv known = { 0 }, names = { 0 };
 	struct folder_work *work = NULL;
-	struct todo {
-		bool sync;
-		bool server_flags;	/* FOLDER_SERVER_FLAGS */
-		bool exists[2];
-	} *todo = NULL;
-	size_t nwork = 0;
+	struct todo *todo = NULL;
+	struct chan **w = NULL;
+	struct crew *cr = NULL;
+	size_t *items = NULL;
+	size_t nwork = 0, nitems = 0, nw = 0;
 	struct err err = { 0 };
 	int rc;
 
@@ -1130,65 +1349,52 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		if (!strv_contains(&names, known.v[i]))
 			strv_add(&names, known.v[i]);
 	strv_sort(&names);
-	work = xcalloc(names.n + 1, sizeof(*work));
 	/* which folders need a sync, first: the progress counts them */
 	todo = xcalloc(names.n + 1, sizeof(*todo));
+	items = xcalloc(names.n + 1, sizeof(*items));
 	for (size_t i = 0; i < names.n; i++) {
-		struct folder_work *fw = &work[0];
+		struct folder_work fw = { .name = names.v[i] };
 		enum folder_news news;
 		bool sync_it;
 
 		if (!sync_folder_selected(ch, only, names.v[i]))
 			continue;
-		*fw = (struct folder_work){ .name = names.v[i] };
-		prepare_name(&c, names.v[i], &known, fw->exists, &sync_it);
+		prepare_name(&c, names.v[i], &known, fw.exists, &sync_it);
 		if (!sync_it)
 			continue;
 		c.stats->folders++;
-		news = folder_news(&c, fw);
+		news = folder_news(&c, &fw);
 		if (news == FOLDER_UNCHANGED) {
 			c.stats->skipped++;
-			report_folder(c.stats, fw->name, "unchanged");
+			report_folder(c.stats, fw.name, "unchanged");
 			continue;
 		}
 		todo[i].sync = true;
 		todo[i].server_flags = news == FOLDER_SERVER_FLAGS;
-		todo[i].exists[0] = fw->exists[0];
-		todo[i].exists[1] = fw->exists[1];
+		todo[i].exists[0] = fw.exists[0];
+		todo[i].exists[1] = fw.exists[1];
+		items[nitems++] = i;
 		c.stats->folder_n++;
 	}
-	for (size_t i = 0; i < names.n; i++) {
-		struct folder_work *fw = &work[nwork];
-		int lrc = 1;
-
-		if (!todo[i].sync)
-			continue;
-		/* the slot of a folder synced at once is used again */
-		*fw = (struct folder_work){ .name = names.v[i],
-			.exists = { todo[i].exists[0], todo[i].exists[1] } };
-		if (todo[i].server_flags) {
-			lrc = delta_load(c.store, c.state, ch->name,
-			    opts->dry_run, fw, &err);
-			c.selected[SIDE_REMOTE] = c.selected[SIDE_LOCAL] =
-			    lrc == 0 ? fw->name : NULL;
-		}
-		if (lrc == 1)
-			lrc = load_folder(&c, fw, &err);
-		if (lrc < 0) {
-			chan_fail(&c, fw->name, &err);
-			folder_work_clear(fw);
-			if (err.code == ERR_TEMP)
-				goto out;	/* the rest would fail too */
-		}
-		/* Only folders a move may touch wait for the moves pass; the
-		 * others are synced and let go now, so memory holds one
-		 * folder's listings, not the channel's. */
-		if ((ch->propagate & CFG_PROP_MOVES) &&
-		    moves_possible(fw, c.any_pairs))
-			nwork++;
-		else if (!sync_loaded(&c, fw))
-			goto out;
+	c.names = &names;
+	c.todo = todo;
+	c.slots = xcalloc(names.n + 1, sizeof(*c.slots));
+	nw = workers_new(&c, nitems, &w);
+	if (nw > 1) {
+		cr = crew_new(c.stats, nw);
+		log_msg(LOG_VERBOSE, "%s: %zu folders at once", ch->name, nw);
 	}
+	/* with no moves to wait for, a worker out of folders is done */
+	run_items(w, nw, cr, items, nitems, &load_ops,
+	    !(ch->propagate & CFG_PROP_MOVES) || !c.any_pairs);
+	if (c.lost)
+		goto out;
+	work = xcalloc(nitems + 1, sizeof(*work));
+	for (size_t j = 0; j < nitems; j++)
+		if (todo[items[j]].held) {
+			work[nwork++] = c.slots[items[j]];
+			memset(&c.slots[items[j]], 0, sizeof(*c.slots));
+		}
 	if (c.ch->propagate & CFG_PROP_MOVES) {
 		int dir = effective_direction(&c);
 		struct moves_ctx mc = {
@@ -1212,23 +1418,25 @@ sync_channel(const struct cfg_channel *ch, const struct strv *only,
 		if (c.stats->move_errors > 0)
 			c.worst = err_worst(c.worst, ERR_FAIL);
 	}
-	for (size_t i = 0; i < nwork; i++) {
-		struct folder_work *fw = &work[i];
-
-		if (fw->reload && load_folder(&c, fw, &err) < 0) {
-			chan_fail(&c, fw->name, &err);
-			folder_work_clear(fw);
-		}
-		if (!sync_loaded(&c, fw))
-			break;
-	}
+	for (size_t k = 0; k < nw; k++)
+		w[k]->held = work;
+	for (size_t i = 0; i < nwork; i++)
+		items[i] = i;
+	run_items(w, nw, cr, items, nwork, &held_ops, true);
 out:
+	if (w != NULL)
+		workers_free(w, nw);
+	crew_free(&cr);
 	if (flush_records(&c, &err) < 0)
 		chan_fail(&c, NULL, &err);
 	for (size_t i = 0; i < nwork; i++)
 		folder_work_clear(&work[i]);
+	for (size_t i = 0; c.slots != NULL && i < names.n; i++)
+		folder_work_clear(&c.slots[i]);
+	free(c.slots);
 	free(work);
 	free(todo);
+	free(items);
 	for (int s = 0; s < 2; s++) {
 		if (c.store[s] != NULL)
 			c.store[s]->ops->close(&c.store[s]);
@@ -1237,6 +1445,10 @@ out:
 	state_close(&c.state);
 	strv_free(&known);
 	strv_free(&names);
+	/* in name order, whichever worker synced what */
+	if (stats->nper_folder > 0)
+		qsort(stats->per_folder, stats->nper_folder,
+		    sizeof(*stats->per_folder), cmp_report);
 	if (c.worst == ERR_OK)
 		return 0;
 	rc = err_set(e, c.worst, "%s", c.first.msg);
