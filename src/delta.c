@@ -32,6 +32,8 @@ remote_changes(struct store *r, struct folder_work *fw, const char **via,
 	struct store_changes ch;
 	const struct state_folder *sf = &fw->sf;
 
+	if (r->ops->expect_changes != NULL)
+		r->ops->expect_changes(r, sf->uidvalidity, sf->highestmodseq);
 	if (r->ops->select(r, fw->name, &fw->rst, e) < 0)
 		return -1;
 	if (fw->rst.uidvalidity != sf->uidvalidity ||

@@ -576,6 +576,7 @@ imap_close(struct store **sp)
 	imap_sessions_drop(s);
 	imap_append_queue_free(s);
 	imap_listed_status_clear(s);
+	imap_kept_clear(s);
 	free(s->prefetch);
 	free(s->sel_name);
 	free(s->sel_wire);
@@ -613,6 +614,7 @@ static const struct store_ops imap_ops = {
 	.idle_check = imap_idle_check,
 	.idle_done = imap_idle_done,
 	.list_changed = imap_list_changed,
+	.expect_changes = imap_expect_changes,
 	.uids = imap_uids,
 };
 

@@ -49,6 +49,14 @@ struct imap_store {
 	struct listed_status *listed;	/* unused ones of the last LIST */
 	size_t nlisted;
 	double listed_at;	/* mono_seconds() of that LIST */
+	/* expect_changes asked the next SELECT for what changed (QRESYNC):
+	 * kept for the list_changed right after it (same command tag) */
+	uint32_t want_uidvalidity;
+	uint64_t want_since;
+	struct store_changes kept;
+	bool have_kept;
+	uint64_t kept_since;
+	int kept_tag;
 	uint32_t *prefetch;	/* sorted UIDs of a UID FETCH sent, unread */
 	size_t prefetch_n;
 	bool prefetch_claimed;	/* fetch_many is about to read it */
@@ -170,6 +178,10 @@ int imap_select(struct store *st, const char *name,
 int imap_list(struct store *st, struct msg_list *out, struct err *e);
 int imap_list_changed(struct store *st, uint64_t since,
     struct store_changes *out, struct err *e);
+void imap_expect_changes(struct store *st, uint32_t uidvalidity,
+    uint64_t since);
+/* Let go of what a SELECT (QRESYNC) brought and nobody took. */
+void imap_kept_clear(struct imap_store *s);
 int imap_uids(struct store *st, uint32_t **out, size_t *n, struct err *e);
 int imap_details(struct store *st, struct msg **msgs, size_t n,
     struct err *e);

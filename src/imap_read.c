@@ -19,6 +19,29 @@
 
 /* ---- select ---------------------------------------------------------- */
 
+static int select_qresync(struct imap_store *s, const char *wire,
+    uint32_t uidvalidity, uint64_t since, uint64_t *modseq);
+
+void
+imap_expect_changes(struct store *st, uint32_t uidvalidity, uint64_t since)
+{
+	struct imap_store *s = imap_of(st);
+
+	s->want_uidvalidity = uidvalidity;
+	s->want_since = since;
+}
+
+void
+imap_kept_clear(struct imap_store *s)
+{
+	if (!s->have_kept)
+		return;
+	msg_list_free(&s->kept.msgs);
+	free(s->kept.vanished);
+	memset(&s->kept, 0, sizeof(s->kept));
+	s->have_kept = false;
+}
+
 void
 imap_forget_selection(struct imap_store *s)
 {
@@ -71,10 +94,14 @@ imap_select(struct store *st, const char *name, struct folder_status *out,
 {
 	struct imap_store *s = imap_of(st);
 	struct mailimap_selection_info *si;
-	uint64_t modseq = 0;
+	uint32_t want_uidvalidity = s->want_uidvalidity;
+	uint64_t modseq = 0, want_since = s->want_since;
 	char *wire, what[300];
 	int r;
 
+	s->want_uidvalidity = 0;
+	s->want_since = 0;
+	imap_kept_clear(s);
 	snprintf(what, sizeof(what), "SELECT %s", name);
 	if (imap_check_usable(s, what, e) < 0)
 		return -1;
@@ -87,7 +114,10 @@ imap_select(struct store *st, const char *name, struct folder_status *out,
 	}
 	if (imap_prepare_select(s, name, &wire, e) < 0)
 		return -1;
-	if (s->condstore)
+	if (s->qresync && want_uidvalidity != 0 && want_since != 0)
+		r = select_qresync(s, wire, want_uidvalidity, want_since,
+		    &modseq);
+	else if (s->condstore)
 		r = mailimap_select_condstore(s->imap, wire, &modseq);
 	else
 		r = mailimap_select(s->imap, wire);
@@ -103,10 +133,14 @@ imap_select(struct store *st, const char *name, struct folder_status *out,
 		return err_set(e, ERR_FAIL, "%s: %s: the server sent no "
 		    "UIDVALIDITY", s->label, what);
 	}
+	/* another UIDVALIDITY: the server ignored the QRESYNC parameters */
+	if (si->sel_uidvalidity != want_uidvalidity)
+		imap_kept_clear(s);
 	s->sel.uidvalidity = si->sel_uidvalidity;
 	s->sel.highestmodseq = modseq;
 	s->sel_name = xstrdup(name);
 	s->sel_wire = wire;
+	s->kept_tag = s->imap->imap_tag;
 	return fill_status(s, what, out, e);
 }
 
@@ -596,6 +630,16 @@ imap_list_changed(struct store *st, uint64_t since,
 	memset(out, 0, sizeof(*out));
 	if (imap_check_selected(s, "UID FETCH", e) < 0)
 		return -1;
+	/* what the SELECT brought, if no command came since */
+	if (s->have_kept && s->kept_since == since &&
+	    s->kept_tag == s->imap->imap_tag) {
+		*out = s->kept;
+		memset(&s->kept, 0, sizeof(s->kept));
+		s->have_kept = false;
+		out->exists = s->sel.exists;
+		return 0;
+	}
+	imap_kept_clear(s);
 	snprintf(what, sizeof(what), "UID FETCH %s (CHANGEDSINCE %llu%s)",
 	    s->sel_name, (unsigned long long)since,
 	    s->qresync ? " VANISHED" : "");
@@ -649,6 +693,88 @@ imap_list_changed(struct store *st, uint64_t since,
 	}
 	out->exists = s->sel.exists;
 	return 0;
+}
+
+/* The HIGHESTMODSEQ of the last command's responses, or 0. */
+static uint64_t
+highestmodseq_seen(struct imap_store *s)
+{
+	struct mailimap_response_info *ri = s->imap->imap_response_info;
+
+	for (clistiter *it = clist_begin(ri != NULL ? ri->rsp_extension_list :
+	    NULL); it != NULL; it = clist_next(it)) {
+		struct mailimap_extension_data *x = clist_content(it);
+		struct mailimap_condstore_resptextcode *c;
+
+		if (x == NULL || x->ext_extension == NULL ||
+		    x->ext_extension->ext_id != MAILIMAP_EXTENSION_CONDSTORE ||
+		    x->ext_type != MAILIMAP_CONDSTORE_TYPE_RESP_TEXT_CODE)
+			continue;
+		c = x->ext_data;
+		if (c->cs_type == MAILIMAP_CONDSTORE_RESPTEXTCODE_HIGHESTMODSEQ)
+			return c->cs_data.cs_modseq_value;
+	}
+	return 0;
+}
+
+/*
+ * SELECT wire (QRESYNC (uidvalidity since)): the server sends what changed
+ * since `since` with the selection, into s->kept.  libetpan's own
+ * mailimap_select_qresync sends "SELECT name QRESYNC (...)", which is not
+ * RFC 7162 syntax and which Dovecot answers as a plain SELECT; so the
+ * command goes as a custom one, and the session is set up as
+ * mailimap_select would.  A name a quoted string cannot carry gets the
+ * plain SELECT (CONDSTORE).  Kept only when it all made sense: a protocol
+ * error here only costs the UID FETCH it saves.
+ */
+static int
+select_qresync(struct imap_store *s, const char *wire, uint32_t uidvalidity,
+    uint64_t since, uint64_t *modseq)
+{
+	struct changed c = { .out = &s->kept.msgs };
+	struct buf cmd = { 0 };
+	int r;
+
+	for (const char *p = wire; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			return mailimap_select_condstore(s->imap, wire, modseq);
+	buf_adds(&cmd, "SELECT \"");
+	for (const char *p = wire; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addc(&cmd, '\\');
+		buf_addc(&cmd, *p);
+	}
+	buf_printf(&cmd, "\" (QRESYNC (%u %llu))", uidvalidity,
+	    (unsigned long long)since);
+	if (s->imap->imap_selection_info != NULL)
+		mailimap_selection_info_free(s->imap->imap_selection_info);
+	s->imap->imap_selection_info = mailimap_selection_info_new();
+	if (s->imap->imap_selection_info == NULL)
+		xoom();
+	s->imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
+	s->have_kept = true;
+	imap_each_message(s, changed_take, &c);
+	r = mailimap_custom_command(s->imap, cmd.data);
+	imap_each_message(s, NULL, NULL);
+	buf_free(&cmd);
+	/* a server that offers QRESYNC and refuses its SELECT: as before */
+	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_ERROR_STREAM &&
+	    r != MAILIMAP_ERROR_PARSE && r != MAILIMAP_ERROR_FATAL) {
+		imap_kept_clear(s);
+		return mailimap_select_condstore(s->imap, wire, modseq);
+	}
+	if (r == MAILIMAP_NO_ERROR) {
+		s->imap->imap_state = MAILIMAP_STATE_SELECTED;
+		*modseq = highestmodseq_seen(s);
+	}
+	if (r == MAILIMAP_NO_ERROR && !c.no_uid &&
+	    dup_uid(&s->kept.msgs, 0) == 0) {
+		collect_vanished(s, NULL, &s->kept);
+		s->kept_since = since;
+	} else {
+		imap_kept_clear(s);
+	}
+	return r;
 }
 
 /* UIDs per UID SEARCH: keeps its one-line answer under the line cap. */

@@ -317,6 +317,13 @@ struct store_ops {
 	 * without modification sequences (Maildir). */
 	int (*list_changed)(struct store *s, uint64_t since,
 	    struct store_changes *out, struct err *e);
+	/* Before a select: the caller means to ask list_changed right after
+	 * it for the changes since modseq `since` of UIDVALIDITY
+	 * uidvalidity.  A store that can answer both in one command
+	 * (SELECT ... QRESYNC, RFC 7162 section 3.2.5) does, and list_changed
+	 * then costs no round trip.  NULL where there is no such thing. */
+	void (*expect_changes)(struct store *s, uint32_t uidvalidity,
+	    uint64_t since);
 	/* Every UID of the selected folder, ascending, in *out (the caller
 	 * frees it).  NULL for stores without UIDs (Maildir). */
 	int (*uids)(struct store *s, uint32_t **out, size_t *n,

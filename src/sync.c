@@ -386,24 +386,33 @@ needs_remote(const struct plan *p)
  * server's flags (a clean run that changed nothing on the server, flags
  * propagated towards the disk or both ways, no unfinished copy, no pair
  * kept only on the server) and a server that held exactly the paired
- * UIDs then.  When in doubt: the full listing.
+ * UIDs then.  When in doubt: the full listing.  changes_wanted tells it
+ * from the state, before the folder is selected; changes_usable with the
+ * folder's status too.
  */
 static bool
-changes_usable(struct chan *c, const struct folder_work *fw, bool again)
+changes_wanted(struct chan *c, const struct folder_work *fw, bool again)
 {
 	const struct store_ops *o = c->store[SIDE_REMOTE]->ops;
 
 	if (again || o->list_changed == NULL || o->uids == NULL || !fw->known ||
-	    fw->sf.uidvalidity != fw->rst.uidvalidity ||
-	    fw->sf.highestmodseq == 0 || fw->sf.uidnext == 0 ||
-	    fw->sf.remote_unpaired != 0 || fw->rst.highestmodseq == 0 ||
-	    fw->rst.highestmodseq < fw->sf.highestmodseq ||
+	    fw->sf.uidvalidity == 0 || fw->sf.highestmodseq == 0 ||
+	    fw->sf.uidnext == 0 || fw->sf.remote_unpaired != 0 ||
 	    fw->intents.n > 0 || !server_flags_flow(c))
 		return false;
 	for (size_t i = 0; i < fw->pairs.n; i++)
 		if (fw->pairs.v[i].uid != 0 && fw->pairs.v[i].name == NULL)
 			return false;
 	return true;
+}
+
+static bool
+changes_usable(struct chan *c, const struct folder_work *fw, bool again)
+{
+	return changes_wanted(c, fw, again) &&
+	    fw->sf.uidvalidity == fw->rst.uidvalidity &&
+	    fw->rst.highestmodseq != 0 &&
+	    fw->rst.highestmodseq >= fw->sf.highestmodseq;
 }
 
 /*
@@ -610,6 +619,12 @@ load_folder(struct chan *c, struct folder_work *fw, struct err *e)
 		if (!fw->exists[s])
 			continue;	/* dry run: would be created */
 		c->selected[s] = NULL;
+		/* one round trip for the SELECT and the changes, where the
+		 * server can (QRESYNC) */
+		if (s == SIDE_REMOTE && st->ops->expect_changes != NULL &&
+		    changes_wanted(c, fw, again))
+			st->ops->expect_changes(st, fw->sf.uidvalidity,
+			    fw->sf.highestmodseq);
 		if (st->ops->select(st, fw->name, s == SIDE_REMOTE ? &fw->rst :
 		    NULL, e) < 0 ||
 		    (s == SIDE_REMOTE && settle_uploads(c, fw, e) < 0))
