@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,6 +389,12 @@ main(int argc, char **argv)
 	/* a SIGCHLD ignored by whoever started us would make waitpid()
 	 * fail for hooks, pass-cmd and -j workers alike */
 	signal(SIGCHLD, SIG_DFL);
+	/* glibc raises its mmap threshold to the largest block freed, so a
+	 * message of a few MiB, once freed, is kept in the heap of each
+	 * thread that held one: a pull over four sessions peaked at 37 MiB
+	 * (median of 5), with the threshold held at 256 KiB at 30, and a
+	 * pull over one session the same (14.0 against 13.7 MiB, same time) */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	while ((c = getopt_long(argc, argv, "ac:j:lnvqwVh", long_options,
 	    NULL)) != -1) {
 		switch (c) {
