@@ -106,6 +106,31 @@ for n in 3 8 15; do
 		"crash after commit $n: nothing left in tmp/"
 done
 
+# A connection cut or reset in the middle of a pull over four sessions,
+# whichever session carried that byte: the run ends or goes on without it;
+# the next run completes the pull, every message once, nothing in tmp/
+for fault in cut:15000 reset:40000 cut:70000; do
+	mode=${fault%:*} at=${fault#*:}
+	name=fault$at
+	conf "$name" 4
+	proxy_start "$IMAPS_PORT" "$mode" s2c "$at"
+	sed -i "s/port: $IMAPS_PORT\$/port: $PROXY_PORT/" "$T/$name.yaml"
+	ms -c "$T/$name.yaml" -a
+	fired=$(sed -n 's/.*fired=\([01]\).*/\1/p' "$PROXY_STATS")
+	proxy_stop
+	is "$fired" 1 "$mode at byte $at: the fault fired"
+	diag "$mode at byte $at: the run with the fault exited $RC"
+	case $RC in 0|1|75) ok 0 "$mode at byte $at: exit $RC, no crash" ;;
+	*) ok 1 "$mode at byte $at: exit $RC, no crash" ;;
+	esac
+	sed -i "s/port: $PROXY_PORT\$/port: $IMAPS_PORT/" "$T/$name.yaml"
+	ms -c "$T/$name.yaml" -a
+	is "$RC" 0 "$mode at byte $at: the next run exits 0"
+	same "$name"
+	is "$(find "$T/$name" -path "$T/$name/*/tmp/*" -type f | wc -l)" 0 \
+		"$mode at byte $at: nothing left in tmp/"
+done
+
 # A server that allows two sessions: the others are given up, and every
 # folder still syncs
 dovecot_stop
