@@ -636,8 +636,8 @@ static const struct store_ops imap_ops = {
 	.uids = imap_uids,
 };
 
-struct store *
-imap_store_new(const struct cfg_account *acct, const char *label,
+struct imap_store *
+imap_store_alloc(const struct cfg_account *acct, const char *label,
     unsigned connections)
 {
 	struct imap_store *s = xcalloc(1, sizeof(*s));
@@ -649,6 +649,15 @@ imap_store_new(const struct cfg_account *acct, const char *label,
 	s->acct = acct;
 	s->delim = '/';
 	s->connections = connections > 0 ? connections : 1;
+	return s;
+}
+
+struct store *
+imap_store_new(const struct cfg_account *acct, const char *label,
+    unsigned connections)
+{
+	struct imap_store *s = imap_store_alloc(acct, label, connections);
+
 	imap_sessions_new(s);
 	return &s->base;
 }

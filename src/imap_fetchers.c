@@ -5,10 +5,11 @@
  * the account's `connections` leave, imap_sessions.c), and read them at
  * once, a thread for each extra session.  The engine still sees one store
  * and one stream of messages: every delivery goes through one lock, so
- * the folder's Maildir writes, journal and state stay in one thread.  An extra session that cannot be had
- * (a server at its limit answers [LIMIT] or [INUSE], or refuses the
- * connection) or that fails is given up for the rest of the run, and what
- * it did not deliver is fetched over the main session.
+ * the folder's Maildir writes, journal and state stay in one thread.  An
+ * extra session that cannot be had (a server at its limit answers [LIMIT]
+ * or [INUSE], or refuses the connection) or that fails is given up for the
+ * rest of the run, and what it did not deliver is fetched over the main
+ * session.
  */
 #include "config.h"
 

@@ -219,6 +219,11 @@ void imap_aux_close(struct imap_store *s);
 
 /* ---- sessions at once (imap_sessions.c) ------------------------------ */
 
+/* imap_store_new without a share of sessions (imap.c): for a sibling,
+ * which takes its share of another store's. */
+struct imap_store *imap_store_alloc(const struct cfg_account *acct,
+    const char *label, unsigned connections);
+
 /* s's share of the account's sessions: the first store of a run holds
  * one of `connections`; imap_sibling takes another. */
 void imap_sessions_new(struct imap_store *s);

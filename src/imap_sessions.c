@@ -84,9 +84,8 @@ imap_sibling(struct store *st)
 	pthread_mutex_unlock(&b->lock);
 	if (label == NULL)
 		return NULL;
-	n = imap_of(imap_store_new(s->acct, label, s->connections));
+	n = imap_store_alloc(s->acct, label, s->connections);
 	free(label);
-	imap_sessions_drop(n);
 	n->budget = b;
 	n->delim = s->delim;
 	n->delim_known = s->delim_known;
